@@ -1,0 +1,59 @@
+//! catchd: hold a self-daemonizing program in the foreground (SPEC §1), or
+//! judge PID files (SPEC §2).
+//!
+//! Owns: parsing, picking the mode, and turning an `Error` or an outcome into
+//! the process's end. This is the only place where catchd exits.
+
+mod audit;
+mod cli;
+mod config;
+mod error;
+mod log;
+mod pidfile;
+mod sig;
+mod sys;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::config::Config;
+use crate::error::Mode;
+
+fn main() -> ExitCode {
+    let argv: Vec<_> = std::env::args_os().collect();
+    let audit = argv.iter().any(|a| a == "--pidfile-check");
+    let mode = if audit { Mode::Audit } else { Mode::Run };
+    let cli = match cli::Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, mode),
+    };
+    let (name, level) = config::log_settings(&cli);
+    log::init(&name, level);
+    let result = config::build(cli).and_then(|cfg| match cfg {
+        Config::Audit(cfg) => audit::run(cfg),
+        Config::Run(_cfg) => Err(error::Error::usage("run mode is not built yet")),
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            error!("{e}");
+            ExitCode::from(e.exit_code(mode))
+        }
+    }
+}
+
+/// clap's own errors: help and version exit 0; anything else is one line
+/// (clap's first) and 125 in run mode, 2 in audit mode.
+fn usage_error(e: clap::Error, mode: Mode) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    error!("{first} (see catchd --help)");
+    ExitCode::from(error::Error::usage("").exit_code(mode))
+}

@@ -1,0 +1,199 @@
+//! PID files as evidence: read at most 64 bytes, parse exactly one positive
+//! decimal PID, and say what the named PID is (SPEC §1.1.4, §2, §3).
+//!
+//! Owns: the file-content rules shared by run mode and audit mode. Must not
+//! decide whether a PID may be signalled (that needs catchd's tree: see
+//! `state.rs`) and must not follow a symlink for the final path component.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Bytes read at most; a file with more is `invalid` (SPEC §2).
+pub const MAX_LEN: usize = 64;
+
+/// Why a PID file's content is not a usable PID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    Empty,
+    TooLong,
+    NotDecimal(String),
+    Zero,
+    Init,
+    OutOfRange,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Empty => write!(f, "is empty; expected one positive decimal PID"),
+            Invalid::TooLong => write!(
+                f,
+                "is longer than {MAX_LEN} bytes; expected one positive decimal PID"
+            ),
+            Invalid::NotDecimal(shown) => write!(
+                f,
+                "holds {shown}; expected one positive decimal PID and an optional newline"
+            ),
+            Invalid::Zero => write!(f, "holds PID 0, which is no process"),
+            Invalid::Init => write!(f, "holds PID 1 (init), which catchd never signals"),
+            Invalid::OutOfRange => write!(f, "holds a number too large to be a PID"),
+        }
+    }
+}
+
+/// Parse a PID file's bytes: ASCII digits, optionally one trailing `\n`.
+/// No sign, no spaces, no leading zeros beyond a lone `0`, value in 2..=i32::MAX.
+pub fn parse(bytes: &[u8]) -> Result<i32, Invalid> {
+    if bytes.len() > MAX_LEN {
+        return Err(Invalid::TooLong);
+    }
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if body.is_empty() {
+        return Err(Invalid::Empty);
+    }
+    if !body.iter().all(u8::is_ascii_digit) || (body.len() > 1 && body[0] == b'0') {
+        return Err(Invalid::NotDecimal(show(bytes)));
+    }
+    // All ASCII digits, so this is valid UTF-8; overflow means out of range.
+    let text = std::str::from_utf8(body).map_err(|_| Invalid::NotDecimal(show(bytes)))?;
+    match text.parse::<i32>() {
+        Ok(0) => Err(Invalid::Zero),
+        Ok(1) => Err(Invalid::Init),
+        Ok(pid) => Ok(pid),
+        Err(_) => Err(Invalid::OutOfRange),
+    }
+}
+
+/// A short, printable rendering of untrusted bytes for a log line.
+fn show(bytes: &[u8]) -> String {
+    let text: String = bytes
+        .iter()
+        .take(24)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
+    let more = if bytes.len() > 24 { "..." } else { "" };
+    format!("\"{text}{more}\"")
+}
+
+/// What reading a PID file gave.
+#[derive(Debug)]
+pub enum Found {
+    /// The file is not there (yet, or any more).
+    Missing,
+    /// The final component is a symlink; it is not followed.
+    Symlink,
+    /// The content, at most `MAX_LEN + 1` bytes of it.
+    Bytes(Vec<u8>),
+}
+
+/// Read a PID file without following a symlink in its final component and
+/// without blocking on a FIFO.
+pub fn read(path: &Path) -> io::Result<Found> {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Found::Symlink),
+        Err(e) => return Err(e),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut buf = Vec::with_capacity(MAX_LEN + 1);
+    take_limited(file, &mut buf)?;
+    Ok(Found::Bytes(buf))
+}
+
+fn take_limited(file: File, buf: &mut Vec<u8>) -> io::Result<()> {
+    file.take(MAX_LEN as u64 + 1).read_to_end(buf).map(|_| ())
+}
+
+/// What a PID names on this machine, from `/proc/PID/stat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    NotRunning,
+    KernelThread,
+    Process { comm: String, starttime: u64 },
+}
+
+/// Look a PID up in /proc. Kernel threads carry `PF_KTHREAD` in their flags.
+pub fn named(pid: i32) -> Named {
+    const PF_KTHREAD: u32 = 0x0020_0000;
+    match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
+        Ok(stat) if stat.flags & PF_KTHREAD != 0 || stat.pid == 2 || stat.ppid == 2 => {
+            Named::KernelThread
+        }
+        Ok(stat) if stat.state == 'Z' || stat.state == 'X' => Named::NotRunning,
+        Ok(stat) => Named::Process {
+            comm: stat.comm,
+            starttime: stat.starttime,
+        },
+        Err(_) => Named::NotRunning,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_pids() {
+        assert_eq!(parse(b"123"), Ok(123));
+        assert_eq!(parse(b"123\n"), Ok(123));
+        assert_eq!(parse(b"2147483647\n"), Ok(i32::MAX));
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        assert_eq!(parse(b""), Err(Invalid::Empty));
+        assert_eq!(parse(b"\n"), Err(Invalid::Empty));
+        assert_eq!(parse(b"0"), Err(Invalid::Zero));
+        assert_eq!(parse(b"1\n"), Err(Invalid::Init));
+        assert_eq!(parse(b"2147483648"), Err(Invalid::OutOfRange));
+        assert_eq!(parse(b"99999999999"), Err(Invalid::OutOfRange));
+        for bad in [
+            &b"-5"[..],
+            b"+5",
+            b" 5",
+            b"5 ",
+            b"5\n\n",
+            b"12 34",
+            b"012",
+            b"abc",
+            b"5\r\n",
+            b"\xff\xfe",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(Invalid::NotDecimal(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(parse(&[b'7'; MAX_LEN + 1]), Err(Invalid::TooLong));
+    }
+
+    #[test]
+    fn shows_untrusted_bytes_escaped_and_short() {
+        let shown = show(b"\x1b[31mred\x00");
+        assert!(shown.is_ascii() && !shown.contains('\x1b'), "{shown}");
+        assert!(show(&[b'x'; 100]).ends_with("...\""));
+    }
+
+    #[test]
+    fn pid_two_and_own_process_are_classified() {
+        assert_eq!(named(2), Named::KernelThread);
+        assert!(matches!(
+            named(std::process::id() as i32),
+            Named::Process { .. }
+        ));
+    }
+}
