@@ -21,11 +21,21 @@ pub struct Cli {
     pub pidfile: Option<PathBuf>,
 
     /// How long to wait for a valid PID file before stopping everything (exit 124)
-    #[arg(long, value_name = "DURATION", default_value = "90s")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "90s",
+        allow_hyphen_values = true
+    )]
     pub start_timeout: String,
 
     /// Grace time between the stop signal and SIGKILL
-    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        allow_hyphen_values = true
+    )]
     pub stop_timeout: String,
 
     /// Signal that starts a stop (default: the TERM or INT catchd received)

@@ -8,10 +8,23 @@ mod audit;
 mod cli;
 mod config;
 mod error;
+mod exit;
+mod holdpipe;
 mod log;
 mod pidfile;
+mod preflight;
+mod proctree;
+mod reaper;
+mod runloop;
 mod sig;
+mod signals;
+mod spawn;
+mod state;
+mod stop;
 mod sys;
+mod target;
+mod verify;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -31,11 +44,19 @@ fn main() -> ExitCode {
     let (name, level) = config::log_settings(&cli);
     log::init(&name, level);
     let result = config::build(cli).and_then(|cfg| match cfg {
-        Config::Audit(cfg) => audit::run(cfg),
-        Config::Run(_cfg) => Err(error::Error::usage("run mode is not built yet")),
+        Config::Audit(cfg) => audit::run(cfg).map(exit::Ending::Code),
+        Config::Run(cfg) => {
+            let exit_128 = cfg.exit_128;
+            runloop::run(cfg).map(|outcome| exit::ending(outcome, exit_128))
+        }
     });
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit::Ending::Code(code)) => ExitCode::from(code),
+        Ok(exit::Ending::Signal(sig, fallback)) => {
+            // Returns only if the signal does not kill by default.
+            sys::die_by(sig);
+            ExitCode::from(fallback)
+        }
         Err(e) => {
             error!("{e}");
             ExitCode::from(e.exit_code(mode))

@@ -173,10 +173,7 @@ mod tests {
             b"5\r\n",
             b"\xff\xfe",
         ] {
-            assert!(
-                matches!(parse(bad), Err(Invalid::NotDecimal(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(parse(bad), Err(Invalid::NotDecimal(_))), "{bad:?}");
         }
         assert_eq!(parse(&[b'7'; MAX_LEN + 1]), Err(Invalid::TooLong));
     }

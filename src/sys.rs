@@ -1,11 +1,226 @@
 //! Every raw system call catchd makes outside nix's and rustix's safe
 //! wrappers, each `unsafe` with its `// SAFETY:` reasoning.
 //!
-//! Owns: libc calls and the async-signal-safe code run in the forked child.
-//! Must not decide anything: callers pass exactly what to do.
+//! Owns: libc calls, including the async-signal-safe code that runs in the
+//! forked child before exec. Must not decide anything: callers pass exactly
+//! what to do.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+
+use crate::sig::Sig;
 
 /// Whether `fd` is an open descriptor of this process (`fcntl(2)` F_GETFD).
-pub fn fd_is_open(fd: i32) -> bool {
+pub fn fd_is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only reads the descriptor flags; an invalid fd gives EBADF.
     unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Set close-on-exec on a descriptor catchd was handed (`--ready-fd`).
+pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_SETFD on an fd we checked is open; no memory is involved.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// How a reaped child ended, decoded from `waitpid(2)`'s status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(Sig),
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(n) => write!(f, "exit status {n}"),
+            Exit::Signal(s) => write!(f, "killed by {s}"),
+        }
+    }
+}
+
+/// What one non-blocking `waitpid(-1)` call said.
+pub enum Waited {
+    Child(i32, Exit),
+    /// Children exist, none has changed state.
+    StillAlive,
+    /// `ECHILD`: catchd has no child at all.
+    NoChildren,
+}
+
+/// `waitpid(-1, WNOHANG)`, decoded with libc's macros so that realtime
+/// signals (which nix's `Signal` cannot name) are reported too.
+pub fn wait_any() -> io::Result<Waited> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer for the duration of the call.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid > 0 {
+            let exit = if libc::WIFSIGNALED(status) {
+                Exit::Signal(Sig(libc::WTERMSIG(status)))
+            } else {
+                Exit::Code(libc::WEXITSTATUS(status))
+            };
+            return Ok(Waited::Child(pid, exit));
+        }
+        if pid == 0 {
+            return Ok(Waited::StillAlive);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ECHILD) => return Ok(Waited::NoChildren),
+            _ => return Err(err),
+        }
+    }
+}
+
+/// `kill(2)` with a raw signal number (realtime signals included).
+pub fn kill(pid: i32, sig: Sig) -> io::Result<()> {
+    // SAFETY: kill takes plain integers; callers never pass pid ≤ 0, which
+    // would address a process group (checked here as well).
+    if pid <= 0 || unsafe { libc::kill(pid, sig.0) } == -1 {
+        return Err(if pid <= 0 {
+            io::Error::from_raw_os_error(libc::EINVAL)
+        } else {
+            io::Error::last_os_error()
+        });
+    }
+    Ok(())
+}
+
+/// `pidfd_open(2)`; `None` where the kernel (or a seccomp filter) has none.
+pub fn pidfd_open(pid: i32) -> io::Result<Option<OwnedFd>> {
+    let Some(rpid) = rustix::process::Pid::from_raw(pid) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    match rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e == rustix::io::Errno::NOSYS || e == rustix::io::Errno::PERM => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `pidfd_send_signal(2)` with a raw signal number.
+pub fn pidfd_send_signal(fd: impl AsFd, sig: Sig) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let raw = fd.as_fd().as_raw_fd();
+    // SAFETY: the pidfd is borrowed and open for the call; info is NULL, as
+    // pidfd_send_signal(2) allows, so the kernel fills a kill()-like siginfo.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            raw,
+            sig.0,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Everything the forked child needs to undo catchd's own setup, prepared
+/// before `fork` so that the child only makes async-signal-safe calls.
+#[derive(Clone, Copy)]
+pub struct ChildSetup {
+    /// The signal mask catchd was started with.
+    pub mask: libc::sigset_t,
+    /// Whether catchd was started with SIGCHLD ignored (catchd resets it to
+    /// the default for itself, so that it can reap).
+    pub chld_ignored: bool,
+    /// The hold pipe's write end, and the descriptor it must land on.
+    pub hold: (RawFd, RawFd),
+}
+
+/// Run in the child between fork and exec (see `CommandExt::pre_exec`).
+///
+/// Only async-signal-safe calls: sigprocmask, signal, dup2, fcntl.
+pub fn in_child(setup: &ChildSetup) -> io::Result<()> {
+    let (from, to) = setup.hold;
+    // SAFETY: these calls take plain values and a pointer to a sigset_t that
+    // lives in `setup` for the whole call; none allocates or locks.
+    unsafe {
+        if setup.chld_ignored {
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+        }
+        if from == to {
+            // dup2 onto itself keeps FD_CLOEXEC: clear it by hand.
+            if libc::fcntl(to, libc::F_SETFD, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        } else if libc::dup2(from, to) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        // Last, so that nothing above runs with signals deliverable.
+        if libc::pthread_sigmask(libc::SIG_SETMASK, &setup.mask, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Whether SIGCHLD is ignored now, and if so reset it to the default so
+/// that `waitpid` sees exit statuses. Returns the original state.
+pub fn take_sigchld_ignored() -> io::Result<bool> {
+    // SAFETY: sigaction with a NULL new action only reads the current one
+    // into a zeroed, properly sized struct.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let ignored = old.sa_sigaction == libc::SIG_IGN;
+        if ignored {
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        }
+        Ok(ignored)
+    }
+}
+
+/// End this process by `sig`, as the daemon ended: no core dump, default
+/// disposition, unblocked, raised. Returns only if the signal did not kill
+/// (a signal whose default is to be ignored).
+pub fn die_by(sig: Sig) {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain values and a pointer to a local struct; after this point
+    // catchd only exits, so changing its own signal state is harmless.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(sig.0, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig.0);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig.0);
+    }
+}
+
+/// The descriptor the hold pipe's write end is placed on in the daemon:
+/// as high as the descriptor limit allows, at most 1023, so that daemons
+/// that close "the first few" descriptors keep it.
+pub fn hold_fd_number() -> RawFd {
+    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(256);
+    let top = soft.clamp(16, 1024);
+    (top - 1) as RawFd
+}
+
+/// Write `bytes` to a descriptor catchd was handed, then close it.
+pub fn write_and_close(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: the caller hands over a descriptor it owns, checked open at
+    // start-up, and never uses it again: the File closes it exactly once.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)
 }

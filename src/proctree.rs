@@ -1,0 +1,216 @@
+//! catchd's descendants, read from /proc (SPEC §1.1.3): the `children`
+//! files of every thread, walked down from catchd, so that the cost grows
+//! with the daemon's tree and not with the machine. Kernels without
+//! `CONFIG_PROC_CHILDREN` get a scan of every process's ppid instead.
+//!
+//! Owns: reading /proc into plain data and the pure queries on it. Must not
+//! signal or decide. A process that vanishes mid-scan is simply not there
+//! (ARCHITECTURE principle 11); the `children` files are a snapshot and are
+//! unreliable while processes fork, so callers scan again on every event.
+
+use std::collections::HashSet;
+use std::fs;
+
+/// One process as seen in `/proc/PID/stat`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    /// Clock ticks after boot: with `pid`, the process's identity.
+    pub starttime: u64,
+    pub comm: String,
+    pub zombie: bool,
+}
+
+/// The descendants of one root, root excluded, parents before children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tree {
+    pub procs: Vec<Proc>,
+}
+
+impl Tree {
+    pub fn get(&self, pid: i32) -> Option<&Proc> {
+        self.procs.iter().find(|p| p.pid == pid)
+    }
+
+    /// The same process (pid and start time) is here and not a zombie.
+    pub fn is_live(&self, pid: i32, starttime: u64) -> bool {
+        self.get(pid)
+            .is_some_and(|p| p.starttime == starttime && !p.zombie)
+    }
+
+    pub fn live(&self) -> impl Iterator<Item = &Proc> {
+        self.procs.iter().filter(|p| !p.zombie)
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.live().count()
+    }
+
+    /// Live direct children of `root`, oldest first (start time, then pid).
+    pub fn children_oldest_first(&self, root: i32) -> Vec<&Proc> {
+        let mut kids: Vec<&Proc> = self.live().filter(|p| p.ppid == root).collect();
+        kids.sort_by_key(|p| (p.starttime, p.pid));
+        kids
+    }
+}
+
+pub fn stat(pid: i32) -> Option<Proc> {
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    Some(Proc {
+        pid: stat.pid,
+        ppid: stat.ppid,
+        starttime: stat.starttime,
+        comm: stat.comm,
+        zombie: stat.state == 'Z' || stat.state == 'X',
+    })
+}
+
+/// The direct children of `pid`, from the `children` file of each of its
+/// threads (a child belongs to the thread that forked it).
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_ascii_whitespace()
+                    .filter_map(|w| w.parse::<i32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// Whether `/proc/PID/task/TID/children` exists on this kernel.
+pub fn have_children_files() -> bool {
+    let me = std::process::id();
+    fs::metadata(format!("/proc/{me}/task/{me}/children")).is_ok()
+}
+
+/// Every descendant of `root`, walking the `children` files.
+pub fn scan(root: i32, use_children_files: bool) -> Tree {
+    if !use_children_files {
+        return scan_by_ppid(root);
+    }
+    let mut procs = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(parent) = stack.pop() {
+        for kid in children(parent) {
+            if !seen.insert(kid) {
+                continue;
+            }
+            // The child may have exited, or been re-parented, since the
+            // children file was read: trust only a consistent stat.
+            if let Some(p) = stat(kid).filter(|p| p.ppid == parent) {
+                stack.push(p.pid);
+                procs.push(p);
+            }
+        }
+    }
+    Tree { procs }
+}
+
+/// The fallback: read every process's ppid and keep root's descendants.
+pub fn scan_by_ppid(root: i32) -> Tree {
+    let all: Vec<Proc> = match procfs::process::all_processes() {
+        Ok(iter) => iter
+            .filter_map(|p| p.ok())
+            .filter_map(|p| stat(p.pid))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Tree {
+        procs: descendants(root, &all),
+    }
+}
+
+/// Pure: the descendants of `root` among `all`, parents before children.
+pub fn descendants(root: i32, all: &[Proc]) -> Vec<Proc> {
+    let mut out: Vec<Proc> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent && p.pid != root) {
+            if out.iter().all(|o| o.pid != p.pid) {
+                frontier.push(p.pid);
+                out.push(p.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: i32, ppid: i32, starttime: u64) -> Proc {
+        Proc {
+            pid,
+            ppid,
+            starttime,
+            comm: format!("p{pid}"),
+            zombie: false,
+        }
+    }
+
+    #[test]
+    fn descendants_follow_ppid_links_only() {
+        let all = [
+            p(10, 1, 5),
+            p(11, 10, 6),
+            p(12, 11, 7),
+            p(20, 1, 1),
+            p(13, 10, 8),
+        ];
+        let mut got: Vec<i32> = descendants(10, &all).iter().map(|p| p.pid).collect();
+        got.sort();
+        assert_eq!(got, [11, 12, 13]);
+    }
+
+    #[test]
+    fn oldest_child_first_and_zombies_are_not_live() {
+        let mut zombie = p(14, 10, 1);
+        zombie.zombie = true;
+        let tree = Tree {
+            procs: vec![p(11, 10, 9), p(12, 10, 3), p(13, 12, 1), zombie],
+        };
+        let kids: Vec<i32> = tree
+            .children_oldest_first(10)
+            .iter()
+            .map(|p| p.pid)
+            .collect();
+        assert_eq!(kids, [12, 11]);
+        assert!(tree.is_live(11, 9) && !tree.is_live(11, 8) && !tree.is_live(14, 1));
+        assert_eq!(tree.live_count(), 3);
+    }
+
+    #[test]
+    fn scan_sees_a_real_grandchild() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        let me = std::process::id() as i32;
+        let fast = scan(me, have_children_files());
+        let slow = scan_by_ppid(me);
+        let _ = crate::sys::kill(grandchild, crate::sig::KILL);
+        let _ = child.wait();
+        for tree in [fast, slow] {
+            let gc = tree.get(grandchild).expect("grandchild in tree");
+            assert_eq!(gc.ppid, child.id() as i32);
+            assert!(tree.get(child.id() as i32).is_some());
+        }
+    }
+}

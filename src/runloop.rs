@@ -1,0 +1,255 @@
+//! The single loop (SPEC §1; s6-supervise's `iopause`, bubblewrap's
+//! `monitor_child`): set up, launch, then `poll` over the signalfd, the
+//! hold pipe, the pidfile's directory and the main process's pidfd, with
+//! the state machine's next deadline as the only timeout. An idle daemon
+//! costs catchd no wake-up.
+//!
+//! Owns: the order of set-up steps, gathering each turn's facts, and
+//! performing the state machine's actions. Must not decide: `state.rs` does.
+
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::config::RunConfig;
+use crate::error::{Context, Error, Result};
+use crate::holdpipe::HoldPipe;
+use crate::log::Level;
+use crate::proctree::{self, Tree};
+use crate::sig::{self, Sig};
+use crate::signals::Signals;
+use crate::state::{Action, Ident, Outcome, Settings, State, Turn};
+use crate::sys::{self, ChildSetup};
+use crate::target::{Sent, Targets};
+use crate::watch::PidfileWatch;
+use crate::{pidfile, preflight, reaper, spawn, verify};
+
+pub fn run(cfg: RunConfig) -> Result<Outcome> {
+    // Signals first, before anything can spawn or fail: no signal may be
+    // lost between the launch and the first poll.
+    let signals = Signals::setup()?;
+    nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
+    if cfg.contain {
+        return Err(Error::usage("--contain is not available in this build yet"));
+    }
+    if let Some(path) = &cfg.status_file {
+        return Err(Error::usage(format!(
+            "--status-file {}: not available in this build yet",
+            path.display()
+        )));
+    }
+    if let Some(fd) = cfg.ready_fd {
+        sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
+    }
+    if let Some(path) = &cfg.pidfile {
+        preflight::check_previous_instance(path, &cfg.program)?;
+    }
+    let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
+    let mut hold = HoldPipe::new()?;
+    let setup = ChildSetup {
+        mask: signals.original_mask,
+        chld_ignored: signals.chld_ignored,
+        hold: (hold.write_raw(), sys::hold_fd_number()),
+    };
+    let launcher = spawn::launch(&cfg.program, &cfg.args, setup)?;
+    // Only descendants may hold the write end, or EOF never comes.
+    hold.close_write();
+    let me = std::process::id() as i32;
+    let starttime = proctree::stat(launcher).map_or(0, |p| p.starttime);
+    crate::info!(
+        "started {} as PID {launcher}",
+        cfg.program.to_string_lossy()
+    );
+    let settings = Settings {
+        pidfile: cfg.pidfile.is_some(),
+        start_timeout: cfg.start_timeout,
+        stop_timeout: cfg.stop_timeout,
+        stop_signal: cfg.stop_signal,
+        signal_map: cfg.signal_map.clone(),
+        kill_all: cfg.kill_mode == crate::cli::KillMode::All,
+        wait_all: cfg.wait_all,
+    };
+    let launcher = Ident {
+        pid: launcher,
+        starttime,
+    };
+    let mut lp = Loop {
+        cfg: &cfg,
+        me,
+        children_files: proctree::have_children_files(),
+        state: State::new(settings, me, launcher, Instant::now()),
+        targets: Targets::default(),
+        ready_fd: cfg.ready_fd,
+    };
+    let result = lp.run(&signals, &mut hold, watch.as_mut());
+    if result.is_err() {
+        // Once the daemon is spawned catchd may not simply die.
+        emergency_stop(me, lp.children_files);
+    }
+    result
+}
+
+struct Loop<'a> {
+    cfg: &'a RunConfig,
+    me: i32,
+    children_files: bool,
+    state: State,
+    targets: Targets,
+    ready_fd: Option<i32>,
+}
+
+impl Loop<'_> {
+    fn run(
+        &mut self,
+        signals: &Signals,
+        hold: &mut HoldPipe,
+        mut watch: Option<&mut PidfileWatch>,
+    ) -> Result<Outcome> {
+        let mut received: Vec<Sig> = Vec::new();
+        let mut rescan = true;
+        loop {
+            if let Some(outcome) = self.turn(std::mem::take(&mut received), rescan)? {
+                return Ok(outcome);
+            }
+            let deadline = self.state.next_deadline();
+            let main_fd = self.main_pidfd();
+            let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
+            let hold_at = push(&mut fds, hold.fd());
+            let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
+            let main_at = push(&mut fds, main_fd);
+            let timeout = deadline.map_or(PollTimeout::NONE, |d| {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up so that the deadline has passed when poll returns.
+                let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128);
+                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
+            });
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("poll"),
+            }
+            let ready = |at: Option<usize>| {
+                at.and_then(|i| fds[i].revents())
+                    .is_some_and(|r| !r.is_empty())
+            };
+            let (sig_ready, hold_ready, watch_ready, main_ready) = (
+                ready(Some(0)),
+                ready(hold_at),
+                ready(watch_at),
+                ready(main_at),
+            );
+            drop(fds);
+            // Anything but plain forwardable signals calls for a fresh look.
+            rescan = hold_ready || watch_ready || main_ready;
+            if sig_ready {
+                for s in signals.drain()? {
+                    if s == sig::CHLD {
+                        rescan = true;
+                    } else {
+                        rescan |= s.is_stop();
+                        received.push(s);
+                    }
+                }
+            }
+            if hold_ready {
+                if let Ok(crate::holdpipe::Event::Eof) = hold.read_event() {
+                    crate::debug!("hold pipe: every holder is gone");
+                }
+            }
+            if let Some(w) = watch.as_deref_mut() {
+                if watch_ready {
+                    w.drain();
+                }
+                w.rearm();
+            }
+            rescan |= deadline.is_some_and(|d| Instant::now() >= d);
+        }
+    }
+
+    fn main_pidfd(&mut self) -> Option<BorrowedFd<'_>> {
+        let main = self.state.main()?;
+        self.targets.watch(main.pid, main.starttime)
+    }
+
+    /// Gather the facts, let the state machine decide, act.
+    fn turn(&mut self, signals: Vec<Sig>, rescan: bool) -> Result<Option<Outcome>> {
+        let reaped = reaper::drain()?;
+        let scan = rescan || !reaped.exited.is_empty() || reaped.no_children;
+        let tree = scan.then(|| proctree::scan(self.me, self.children_files));
+        if let Some(tree) = &tree {
+            self.targets.retain(tree);
+            if crate::log::enabled(Level::Debug) {
+                crate::debug!("scan: {} process(es) under catchd", tree.live_count());
+            }
+        }
+        let pidfile = match (&self.cfg.pidfile, &tree) {
+            (Some(path), Some(tree)) => Some(self.judge(path, tree)),
+            _ => None,
+        };
+        let actions = self.state.step(Turn {
+            now: Instant::now(),
+            signals,
+            reaped: reaped.exited,
+            no_children: reaped.no_children,
+            tree,
+            pidfile,
+        });
+        for action in actions {
+            match action {
+                Action::Send { to, sig } => self.send(to, sig),
+                Action::Ready => self.ready(),
+                Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
+                Action::Finish(outcome) => return Ok(Some(outcome)),
+            }
+        }
+        Ok(None)
+    }
+
+    fn judge(&self, path: &std::path::Path, tree: &Tree) -> verify::Check {
+        let found = pidfile::read(path).map_err(|e| e.to_string());
+        verify::judge(found, tree, self.me, pidfile::named)
+    }
+
+    fn send(&mut self, to: Ident, sig: Sig) {
+        match self.targets.send(to.pid, to.starttime, sig) {
+            Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {}", to.pid),
+            Ok(Sent::Gone) => crate::debug!("PID {} is gone; {sig} not sent", to.pid),
+            Err(e) => crate::warn!("unable to send {sig} to PID {}: {e}", to.pid),
+        }
+    }
+
+    /// The s6 readiness protocol: one newline, then close.
+    fn ready(&mut self) {
+        if let Some(fd) = self.ready_fd.take() {
+            if let Err(e) = sys::write_and_close(fd, b"\n") {
+                crate::warn!("unable to write to --ready-fd {fd}: {e}");
+            }
+        }
+    }
+}
+
+fn push<'a>(fds: &mut Vec<PollFd<'a>>, fd: Option<BorrowedFd<'a>>) -> Option<usize> {
+    fd.map(|fd| {
+        fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        fds.len() - 1
+    })
+}
+
+/// After an internal error: SIGKILL the whole tree until it is empty, so
+/// that nothing outlives catchd's failure.
+fn emergency_stop(me: i32, children_files: bool) {
+    crate::error!("stopping every process under catchd after an internal error");
+    let mut targets = Targets::default();
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until {
+        let reaped = reaper::drain();
+        if reaped.as_ref().map_or(true, |r| r.no_children) {
+            return;
+        }
+        for p in proctree::scan(me, children_files).live() {
+            let _ = targets.send(p.pid, p.starttime, sig::KILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,123 @@
+//! The stop sequence's bookkeeping (SPEC §1.3): who already got the stop
+//! signal, when SIGKILL takes over, and how often to look again while
+//! killing a tree that keeps forking.
+//!
+//! Owns: pure timing and the "signalled once" set. Must not decide when a
+//! stop begins (`state.rs`) nor send anything (`runloop.rs`).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::sig::{self, Sig};
+use crate::state::Ident;
+
+/// While killing, scan again this often even if no child reports: a
+/// process the `children` snapshot missed must not keep catchd waiting.
+const RESCAN: Duration = Duration::from_millis(50);
+
+#[derive(Debug)]
+pub struct Stop {
+    sig: Sig,
+    kill_all: bool,
+    kill_at: Instant,
+    killing: bool,
+    recheck: Instant,
+    signalled: HashSet<Ident>,
+}
+
+impl Stop {
+    pub fn new(sig: Sig, kill_all: bool, kill_at: Instant) -> Stop {
+        Stop {
+            sig,
+            kill_all,
+            kill_at,
+            killing: false,
+            recheck: kill_at,
+            signalled: HashSet::new(),
+        }
+    }
+
+    pub fn mark(&mut self, who: Ident) {
+        self.signalled.insert(who);
+    }
+
+    pub fn next_deadline(&self) -> Instant {
+        if self.killing {
+            self.recheck
+        } else {
+            self.kill_at
+        }
+    }
+
+    /// Who gets which signal now: nobody else while the main process is
+    /// alive (unless `--kill-mode all`), then every live descendant once,
+    /// then after the timeout SIGKILL to all of them on every turn. The
+    /// flag says SIGKILL started on this turn.
+    pub fn advance(
+        &mut self,
+        now: Instant,
+        main_alive: bool,
+        live: &[Ident],
+    ) -> (Sig, Vec<Ident>, bool) {
+        let escalated = !self.killing && now >= self.kill_at;
+        if escalated {
+            self.killing = true;
+        }
+        if self.killing {
+            self.recheck = now + RESCAN;
+            return (sig::KILL, live.to_vec(), escalated);
+        }
+        if main_alive && !self.kill_all {
+            return (self.sig, Vec::new(), false);
+        }
+        let fresh: Vec<Ident> = live
+            .iter()
+            .filter(|p| !self.signalled.contains(p))
+            .copied()
+            .collect();
+        self.signalled.extend(fresh.iter().copied());
+        (self.sig, fresh, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(pid: i32) -> Ident {
+        Ident {
+            pid,
+            starttime: pid as u64,
+        }
+    }
+
+    #[test]
+    fn signals_each_process_once_then_kills_all_repeatedly() {
+        let t0 = Instant::now();
+        let mut stop = Stop::new(sig::TERM, false, t0 + Duration::from_secs(1));
+        stop.mark(id(10));
+        assert_eq!(stop.advance(t0, true, &[id(10), id(11)]).1, []);
+        assert_eq!(
+            stop.advance(t0, false, &[id(11), id(12)]).1,
+            [id(11), id(12)]
+        );
+        assert_eq!(stop.advance(t0, false, &[id(11), id(13)]).1, [id(13)]);
+        let late = t0 + Duration::from_secs(1);
+        assert_eq!(
+            stop.advance(late, false, &[id(11)]),
+            (sig::KILL, vec![id(11)], true)
+        );
+        assert_eq!(
+            stop.advance(late, false, &[id(11)]),
+            (sig::KILL, vec![id(11)], false)
+        );
+        assert_eq!(stop.next_deadline(), late + RESCAN);
+    }
+
+    #[test]
+    fn kill_mode_all_reaches_newcomers_while_main_lives() {
+        let t0 = Instant::now();
+        let mut stop = Stop::new(sig::TERM, true, t0 + Duration::from_secs(1));
+        assert_eq!(stop.advance(t0, true, &[id(5)]).1, [id(5)]);
+    }
+}

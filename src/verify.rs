@@ -1,0 +1,120 @@
+//! Judge a run-mode PID file against catchd's tree (SPEC §1.1.4): the PID
+//! is accepted only if it names a live descendant of catchd. Everything
+//! else is refused with a reason, and never signalled.
+//!
+//! Owns: the run-mode verdict. Pure but for the one lookup it is handed
+//! (what an outside PID names), so that tests need no processes.
+
+use crate::pidfile::{Found, Named};
+use crate::proctree::Tree;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Nothing there yet (or any more).
+    Missing,
+    /// A live descendant of catchd.
+    Valid { pid: i32, starttime: u64 },
+    /// A dead PID: stale, or not written yet; worth waiting on.
+    Stale(String),
+    /// Names something catchd will not touch; the text says what and why.
+    Refused(String),
+}
+
+/// `found` is what `pidfile::read` gave (or its error text), `me` is
+/// catchd's PID, `lookup` says what an outside PID names.
+pub fn judge(
+    found: Result<Found, String>,
+    tree: &Tree,
+    me: i32,
+    lookup: impl FnOnce(i32) -> Named,
+) -> Check {
+    let bytes = match found {
+        Ok(Found::Missing) => return Check::Missing,
+        Ok(Found::Symlink) => {
+            return Check::Refused("is a symlink; catchd does not follow it".into())
+        }
+        Ok(Found::Bytes(b)) => b,
+        Err(e) => return Check::Refused(format!("cannot be read: {e}")),
+    };
+    let pid = match crate::pidfile::parse(&bytes) {
+        Ok(pid) => pid,
+        Err(invalid) => return Check::Refused(invalid.to_string()),
+    };
+    if pid == me {
+        return Check::Refused(format!("names PID {pid}, which is catchd itself"));
+    }
+    if let Some(p) = tree.get(pid).filter(|p| !p.zombie) {
+        return Check::Valid {
+            pid,
+            starttime: p.starttime,
+        };
+    }
+    match lookup(pid) {
+        Named::NotRunning => Check::Stale(format!("names PID {pid}, which is not running")),
+        Named::KernelThread => Check::Refused(format!("names PID {pid}, a kernel thread")),
+        Named::Process { comm, .. } => Check::Refused(format!(
+            "names PID {pid} ({comm}), which is not a descendant of catchd"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proctree::Proc;
+
+    fn tree() -> Tree {
+        Tree {
+            procs: vec![Proc {
+                pid: 50,
+                ppid: 10,
+                starttime: 7,
+                comm: "d".into(),
+                zombie: false,
+            }],
+        }
+    }
+
+    fn bytes(b: &[u8]) -> Result<Found, String> {
+        Ok(Found::Bytes(b.to_vec()))
+    }
+
+    fn outsider(_: i32) -> Named {
+        Named::Process {
+            comm: "innocent".into(),
+            starttime: 1,
+        }
+    }
+
+    #[test]
+    fn only_a_live_descendant_is_valid() {
+        let t = tree();
+        assert_eq!(
+            judge(bytes(b"50\n"), &t, 10, outsider),
+            Check::Valid {
+                pid: 50,
+                starttime: 7
+            }
+        );
+        let refused = |c: Check| matches!(c, Check::Refused(_));
+        assert!(refused(judge(bytes(b"60"), &t, 10, outsider)));
+        assert!(refused(judge(bytes(b"10"), &t, 10, outsider)));
+        assert!(refused(judge(bytes(b"1"), &t, 10, outsider)));
+        assert!(refused(judge(bytes(b"2"), &t, 10, |_| Named::KernelThread)));
+        assert!(refused(judge(bytes(b"junk"), &t, 10, outsider)));
+        assert!(refused(judge(Ok(Found::Symlink), &t, 10, outsider)));
+        assert!(matches!(
+            judge(bytes(b"61"), &t, 10, |_| Named::NotRunning),
+            Check::Stale(_)
+        ));
+        assert_eq!(judge(Ok(Found::Missing), &t, 10, outsider), Check::Missing);
+    }
+
+    #[test]
+    fn refusal_names_the_outsider() {
+        let Check::Refused(why) = judge(bytes(b"60"), &tree(), 10, outsider) else {
+            panic!("not refused");
+        };
+        assert!(why.contains("60") && why.contains("innocent"), "{why}");
+    }
+}

@@ -1,0 +1,263 @@
+//! Test support: find the binaries, a directory per test, catchd under
+//! observation, the daemons' report file, and a guard that SIGKILLs by
+//! recorded PID every process a test caused, even when it fails.
+
+pub mod procs;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub use procs::{alive, wait_until};
+
+/// The default deadline for anything a test waits on.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+pub fn catchd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_catchd")
+}
+
+/// A fake daemon from the test-daemons package, built by `cargo test`.
+pub fn td(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("CATCHD_TEST_DAEMONS_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("current_exe");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target dir")
+                .to_path_buf()
+        }
+    };
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo test` from the workspace root, or `cargo build -p catchd-test-daemons`",
+        path.display()
+    );
+    path
+}
+
+pub struct TestDir {
+    pub path: PathBuf,
+}
+
+impl TestDir {
+    pub fn new(name: &str) -> TestDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let path = std::env::temp_dir()
+            .join("catchd-it")
+            .join(format!("{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create test dir");
+        TestDir { path }
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn report(&self) -> Report {
+        Report {
+            path: self.file("report"),
+        }
+    }
+}
+
+/// The lines the fake daemons append (see test-daemons).
+#[derive(Clone)]
+pub struct Report {
+    pub path: PathBuf,
+}
+
+impl Report {
+    pub fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.path)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// Wait for a line with every word of `words`; return it.
+    pub fn wait_for(&self, words: &[&str]) -> String {
+        let mut found = None;
+        let ok = wait_until(LIMIT, || {
+            found = self.lines().into_iter().find(|l| has_words(l, words));
+            found.is_some()
+        });
+        assert!(
+            ok,
+            "no report line with {words:?}; report:\n{}",
+            self.lines().join("\n")
+        );
+        found.unwrap_or_default()
+    }
+
+    pub fn count(&self, words: &[&str]) -> usize {
+        self.lines().iter().filter(|l| has_words(l, words)).count()
+    }
+
+    /// Every `pid=` value ever reported.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut out: Vec<i32> = self
+            .lines()
+            .iter()
+            .filter_map(|l| field(l, "pid"))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+fn has_words(line: &str, words: &[&str]) -> bool {
+    let mine: Vec<&str> = line.split_whitespace().collect();
+    words.iter().all(|w| mine.contains(w))
+}
+
+/// `key=value` from a report line, as a PID.
+pub fn field(line: &str, key: &str) -> Option<i32> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+}
+
+type Lines = Arc<(Mutex<Vec<String>>, Condvar)>;
+
+/// The catchd binary under test, with its stderr collected line by line.
+pub struct Catchd {
+    child: Child,
+    pub pid: i32,
+    lines: Lines,
+    status: Option<ExitStatus>,
+    reports: Vec<Report>,
+    extra: Vec<i32>,
+}
+
+impl Catchd {
+    pub fn start(dir: &TestDir, args: &[&str]) -> Catchd {
+        Self::start_with(dir, args, |_| {})
+    }
+
+    pub fn start_with(dir: &TestDir, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Catchd {
+        let mut cmd = Command::new(catchd_bin());
+        cmd.args(args)
+            .env("CATCHD_TD_REPORT", &dir.report().path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        tweak(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn catchd");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines: Lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let (lock, cv) = &*sink;
+                lock.lock().unwrap().push(line);
+                cv.notify_all();
+            }
+        });
+        let pid = child.id() as i32;
+        Catchd {
+            child,
+            pid,
+            lines,
+            status: None,
+            reports: vec![dir.report()],
+            extra: Vec::new(),
+        }
+    }
+
+    /// Also kill this PID at the end (a process the test started itself).
+    pub fn guard_pid(&mut self, pid: i32) {
+        self.extra.push(pid);
+    }
+
+    pub fn log(&self) -> String {
+        self.lines.0.lock().unwrap().join("\n")
+    }
+
+    /// Wait for a stderr line containing `needle`; return it.
+    pub fn wait_log(&self, needle: &str) -> String {
+        let (lock, cv) = &*self.lines;
+        let deadline = Instant::now() + LIMIT;
+        let mut got = lock.lock().unwrap();
+        loop {
+            if let Some(line) = got.iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "catchd never logged {needle:?}; log:\n{}",
+                got.join("\n")
+            );
+            got = cv.wait_timeout(got, left).unwrap().0;
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        assert!(self.status.is_none(), "catchd already exited");
+        procs::kill(self.pid, sig);
+    }
+
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().expect("try_wait");
+        }
+        self.status
+    }
+
+    /// Wait for catchd to exit (deadline `LIMIT`).
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let mut st = None;
+        let ok = wait_until(LIMIT, || {
+            st = self.try_wait();
+            st.is_some()
+        });
+        assert!(ok, "catchd did not exit; log:\n{}", self.log());
+        st.unwrap()
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.try_wait().is_none()
+    }
+}
+
+impl Drop for Catchd {
+    fn drop(&mut self) {
+        // Everything under catchd, everything any daemon reported, and what
+        // the test registered: SIGKILL by recorded PID, catchd last.
+        let mut pids = procs::descendants(self.pid);
+        for r in &self.reports {
+            for pid in r.pids() {
+                if procs::stat(pid).is_some_and(|(_, _, _, comm)| comm.starts_with("td-")) {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids.extend(&self.extra);
+        for pid in pids {
+            procs::kill(pid, libc::SIGKILL);
+        }
+        if self.try_wait().is_none() {
+            procs::kill(self.pid, libc::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Exit code or terminating signal, for assertions.
+pub fn code(st: ExitStatus) -> Option<i32> {
+    st.code()
+}
+
+pub fn signal_of(st: ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(&st)
+}

@@ -1,0 +1,91 @@
+//! An independent /proc reader for the tests: liveness that can see
+//! zombies, and parent links, without any of catchd's own code.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+/// `/proc/PID/stat` fields the tests need: (state, ppid, starttime, comm).
+pub fn stat(pid: i32) -> Option<(char, i32, u64, String)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text[open + 1..close].to_string();
+    let rest: Vec<&str> = text[close + 2..].split(' ').collect();
+    let state = rest.first()?.chars().next()?;
+    let ppid = rest.get(1)?.parse().ok()?;
+    let starttime = rest.get(19)?.parse().ok()?;
+    Some((state, ppid, starttime, comm))
+}
+
+/// Exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    stat(pid).is_some_and(|(state, ..)| state != 'Z' && state != 'X')
+}
+
+pub fn is_zombie(pid: i32) -> bool {
+    stat(pid).is_some_and(|(state, ..)| state == 'Z')
+}
+
+/// Every process whose parent is `ppid` (a full /proc scan).
+pub fn children_of(ppid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if stat(pid).is_some_and(|(_, p, ..)| p == ppid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Every descendant of `root` (root excluded).
+pub fn descendants(root: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(p) = stack.pop() {
+        for kid in children_of(p) {
+            if !out.contains(&kid) {
+                out.push(kid);
+                stack.push(kid);
+            }
+        }
+    }
+    out
+}
+
+/// Poll `check` every 10 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Field `name:` of /proc/PID/status, e.g. "SigBlk".
+pub fn status_field(pid: i32, name: &str) -> Option<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .map(|v| v.trim().to_string())
+}
+
+pub fn kill(pid: i32, sig: i32) {
+    if pid > 0 {
+        // SAFETY: plain kill(2) on a positive PID the test recorded.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
