@@ -1,0 +1,46 @@
+#!/bin/sh
+# demo-legacyd.sh - a tiny self-daemonizing "legacy" daemon for catchd's
+# README quick start (no dependency beyond sh, setsid(1), sleep and mv).
+#
+#   demo-legacyd.sh PIDFILE
+#
+# The launcher forks a child and exits 0 at once. The child detaches
+# (setsid), writes PIDFILE atomically, logs "demo-legacyd: reloading" to
+# stderr on every HUP and exits 0 on TERM ("demo-legacyd: stopping"). While
+# idle it blocks in `wait` on one long background `sleep`: no periodic
+# wake-ups. (As in any background job of a non-interactive shell, INT and
+# QUIT are ignored; stop it with TERM.)
+
+if [ "$#" -ne 1 ] || [ -z "$1" ]; then
+    echo "usage: demo-legacyd.sh PIDFILE" >&2
+    exit 2
+fi
+pidfile=$1
+
+if [ "${DEMO_LEGACYD_DETACHED:-}" != 1 ]; then
+    # Launcher: start the detached child and return at once, like a daemon.
+    DEMO_LEGACYD_DETACHED=1 setsid /bin/sh "$0" "$pidfile" </dev/null >/dev/null &
+    exit 0
+fi
+
+# Child. Traps first, so that a signal sent as soon as PIDFILE names us is
+# handled rather than killing us.
+sleeper=
+trap 'echo "demo-legacyd: reloading" >&2' HUP
+trap 'echo "demo-legacyd: stopping" >&2
+      [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
+      rm -f "$pidfile"
+      exit 0' TERM
+
+if ! { echo "$$" >"$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"; }; then
+    echo "demo-legacyd: cannot write $pidfile" >&2
+    exit 1
+fi
+
+while :; do
+    sleep 2147483647 &
+    sleeper=$!
+    # A trapped signal interrupts `wait` (status > 128): run the trap, then
+    # go back to waiting on the same sleep.
+    while wait "$sleeper"; [ "$?" -gt 128 ]; do :; done
+done

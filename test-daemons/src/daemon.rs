@@ -1,0 +1,297 @@
+//! The life of every process td-forker leaves running: the main process,
+//! its workers, fork-storm children, handover successors and orphans.
+//!
+//! Owns: each role's set-up order, its signal loop (record every signal;
+//! TERM/INT/QUIT end it), `--exit-after`/`--die-by`, `--worker-exit-after`,
+//! `--fork-storm`, `--handover-on` and `--orphans`.
+//! Must not: poll. The loop blocks in sigwaitinfo, or in sigtimedwait only
+//! while a deadline is pending (exit-after, the next storm fork); an idle
+//! daemon never wakes up.
+
+use crate::args::Config;
+use crate::report::{self, Role};
+use crate::signals::{self, Waited};
+use crate::sys::{self, Forked};
+use std::collections::HashSet;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// `--fork-storm`: at most this many storm children alive at once...
+const STORM_MAX_ALIVE: usize = 200;
+/// ...and at most one new one per this interval.
+const STORM_INTERVAL: Duration = Duration::from_millis(2);
+/// How long an orphaned grandchild lives (it must be gone within ~50 ms).
+const ORPHAN_LIFETIME: Duration = Duration::from_millis(20);
+
+/// Signals the main process ignores beyond `--ignore` (the storm main
+/// ignores TERM); its children that must see them reset them.
+fn extra_ignored(cfg: &Config) -> Vec<i32> {
+    if cfg.fork_storm && !cfg.ignore.contains(&libc::SIGTERM) {
+        vec![libc::SIGTERM]
+    } else {
+        Vec::new()
+    }
+}
+
+fn setup_or_die(ignore: &[i32], reset: &[i32]) -> libc::sigset_t {
+    signals::setup(ignore, reset).unwrap_or_else(|e| sys::die(&e))
+}
+
+fn exit_with(role: Role, code: i32) -> ! {
+    report::exit(role, code);
+    std::process::exit(code)
+}
+
+/// The pidfile text naming this process (or `--pidfile-content`).
+fn pidfile_text(cfg: &Config, pid: i32) -> Vec<u8> {
+    match &cfg.pidfile_content {
+        Some(text) => text.clone(),
+        None => format!("{pid}\n").into_bytes(),
+    }
+}
+
+/// Write the pidfile naming `pid`, after `--pidfile-delay`.
+pub fn write_pidfile(cfg: &Config, pid: i32) {
+    if let Some(path) = &cfg.pidfile {
+        if let Some(d) = cfg.pidfile_delay {
+            std::thread::sleep(d); // the simulated daemon's own slowness
+        }
+        sys::write_pidfile(path, &pidfile_text(cfg, pid));
+    }
+}
+
+/// Become the main process. `late_fd` (or -1) is the read end of a pipe
+/// whose write end only the launcher holds: EOF means the launcher is gone.
+/// `own_pidfile`: this process writes the pidfile (after that EOF).
+pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
+    // Signals first: from here on nothing can hit a default action.
+    let mut ignore = cfg.ignore.clone();
+    ignore.extend(extra_ignored(cfg));
+    let wait = setup_or_die(&ignore, &[]);
+    if cfg.close_all_fds {
+        sys::close_all_fds(&[late_fd]);
+    }
+    if late_fd >= 0 {
+        sys::read_to_eof(late_fd); // no sleeping: EOF is the launcher's exit
+        sys::close(late_fd);
+    }
+    if own_pidfile {
+        write_pidfile(cfg, std::process::id() as i32);
+    }
+    for _ in 0..cfg.workers {
+        spawn_worker(cfg); // reaped on SIGCHLD like any child
+    }
+    report::ready(Role::Main);
+    if cfg.orphans > 0 {
+        make_orphans(cfg.orphans);
+        report::orphans_done(cfg.orphans);
+    }
+    let proc = Proc {
+        cfg,
+        role: Role::Main,
+        wait,
+        exit_at: cfg.exit_after.map(|d| Instant::now() + d),
+        storm: cfg.fork_storm,
+        next_storm: Instant::now(),
+        kids: HashSet::new(),
+    };
+    proc.run()
+}
+
+fn spawn_worker(cfg: &Config) -> i32 {
+    match sys::fork_or_die() {
+        Forked::Parent(pid) => pid,
+        Forked::Child => {
+            if cfg.worker_setsid {
+                sys::setsid();
+            }
+            let wait = setup_or_die(&cfg.ignore, &extra_ignored(cfg));
+            report::ready(Role::Worker);
+            let proc = Proc {
+                cfg,
+                role: Role::Worker,
+                wait,
+                exit_at: cfg.worker_exit_after.map(|d| Instant::now() + d),
+                storm: false,
+                next_storm: Instant::now(),
+                kids: HashSet::new(),
+            };
+            proc.run()
+        }
+    }
+}
+
+/// Fork one setsid'd storm child; its TERM makes it fork the next one.
+/// With `wait_ready`, return only once the child has reported `ready` (or
+/// died), so that a storm child replacing itself on TERM is still the new
+/// child's parent when that child reports.
+fn spawn_storm(cfg: &Config, wait_ready: bool) -> Result<i32, String> {
+    let (r, w) = if wait_ready { sys::pipe() } else { (-1, -1) };
+    match sys::fork() {
+        Err(e) => {
+            sys::close(r);
+            sys::close(w);
+            Err(e)
+        }
+        Ok(Forked::Parent(pid)) => {
+            sys::close(w);
+            if r >= 0 {
+                sys::read_to_eof(r); // EOF: ready, or dead (then no wait)
+                sys::close(r);
+            }
+            Ok(pid)
+        }
+        Ok(Forked::Child) => {
+            sys::close(r);
+            sys::setsid();
+            let ignore: Vec<i32> = cfg
+                .ignore
+                .iter()
+                .copied()
+                .filter(|&s| s != libc::SIGTERM)
+                .collect();
+            let wait = setup_or_die(&ignore, &[libc::SIGTERM]);
+            report::ready(Role::Storm);
+            sys::close(w);
+            let proc = Proc {
+                cfg,
+                role: Role::Storm,
+                wait,
+                exit_at: None,
+                storm: false,
+                next_storm: Instant::now(),
+                kids: HashSet::new(),
+            };
+            proc.run()
+        }
+    }
+}
+
+/// `--orphans N`: N children that each fork a grandchild and exit at once;
+/// the grandchildren (orphaned) exit by themselves shortly after.
+fn make_orphans(count: u32) {
+    let mut parents = Vec::new();
+    for _ in 0..count {
+        match sys::fork_or_die() {
+            Forked::Parent(pid) => parents.push(pid),
+            Forked::Child => {
+                report::ready(Role::OrphanParent);
+                if let Forked::Child = sys::fork_or_die() {
+                    report::ready(Role::Orphan);
+                    std::thread::sleep(ORPHAN_LIFETIME); // the orphan's own life
+                    exit_with(Role::Orphan, 0);
+                }
+                exit_with(Role::OrphanParent, 0);
+            }
+        }
+    }
+    for pid in parents {
+        sys::wait_for(pid);
+    }
+}
+
+/// One running role and its loop state.
+struct Proc<'a> {
+    cfg: &'a Config,
+    role: Role,
+    wait: libc::sigset_t,
+    exit_at: Option<Instant>,
+    storm: bool,
+    next_storm: Instant,
+    kids: HashSet<i32>,
+}
+
+impl Proc<'_> {
+    fn run(mut self) -> ! {
+        loop {
+            let now = Instant::now();
+            if self.exit_at.is_some_and(|t| now >= t) {
+                self.deadline_exit();
+            }
+            let storm_due = self.storm && self.kids.len() < STORM_MAX_ALIVE;
+            if storm_due && now >= self.next_storm {
+                if let Ok(pid) = spawn_storm(self.cfg, false) {
+                    self.kids.insert(pid);
+                }
+                self.next_storm = now + STORM_INTERVAL;
+            }
+            let storm_at = if storm_due {
+                Some(self.next_storm)
+            } else {
+                None
+            };
+            let next = match (self.exit_at, storm_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = next.map(|t| t.saturating_duration_since(Instant::now()));
+            match signals::wait(&self.wait, timeout) {
+                Waited::Timeout => {}
+                Waited::Signal { signo, code } => self.on_signal(signo, code),
+            }
+        }
+    }
+
+    fn deadline_exit(&self) -> ! {
+        match (self.role, self.cfg.die_by) {
+            (Role::Main | Role::Successor, Some(signo)) => signals::die_by(signo),
+            (Role::Main | Role::Successor, None) => exit_with(self.role, self.cfg.exit_code),
+            _ => exit_with(self.role, 0),
+        }
+    }
+
+    fn on_signal(&mut self, signo: i32, code: i32) {
+        if signo == libc::SIGCHLD && code > 0 {
+            // A child changed state (sent by the kernel, not by kill): reap.
+            for pid in sys::reap_all() {
+                self.kids.remove(&pid);
+            }
+            return;
+        }
+        report::signal(signo, self.role);
+        let leader = matches!(self.role, Role::Main | Role::Successor);
+        if leader && self.cfg.handover_on == Some(signo) {
+            self.handover();
+            return;
+        }
+        if self.role == Role::Storm && signo == libc::SIGTERM {
+            let _ = spawn_storm(self.cfg, true);
+            exit_with(Role::Storm, 0);
+        }
+        if [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT].contains(&signo) {
+            exit_with(self.role, 0);
+        }
+    }
+
+    /// `--handover-on`: fork a successor that takes over the pidfile, then
+    /// exit once it says it is ready (or died: EOF either way).
+    fn handover(&mut self) {
+        let (r, w) = sys::pipe();
+        match sys::fork() {
+            Err(e) => {
+                eprintln!("td-forker[{}]: handover: {e}", std::process::id());
+                sys::close(r);
+                sys::close(w);
+            }
+            Ok(Forked::Parent(_)) => {
+                sys::close(w);
+                sys::read_to_eof(r);
+                exit_with(self.role, 0);
+            }
+            Ok(Forked::Child) => {
+                sys::close(r);
+                self.role = Role::Successor;
+                self.kids.clear(); // the old main's children are not ours
+                let mut ignore = self.cfg.ignore.clone();
+                ignore.extend(extra_ignored(self.cfg));
+                self.wait = setup_or_die(&ignore, &[]);
+                if let Some(path) = &self.cfg.pidfile {
+                    sys::write_pidfile(path, format!("{}\n", std::process::id()).as_bytes());
+                }
+                report::ready(Role::Successor);
+                sys::write_all(w, b"R");
+                sys::close(w);
+            }
+        }
+    }
+}
