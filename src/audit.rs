@@ -1,9 +1,0 @@
-//! `--pidfile-check`: judge PID files (SPEC §2). Placeholder until built.
-
-use crate::config::AuditConfig;
-use crate::error::{Error, Result};
-
-/// Check every file and return the exit status (0 all ok, 1 any other verdict, 2 unreadable).
-pub fn run(_cfg: AuditConfig) -> Result<u8> {
-    Err(Error::usage("--pidfile-check is not built yet"))
-}
