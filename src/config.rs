@@ -65,11 +65,13 @@ pub fn build(cli: Cli) -> Result<Config> {
         }));
     }
     let mut args = cli.args.into_iter();
-    let program = args
-        .next()
-        .ok_or_else(|| Error::usage("missing PROGRAM: expected `catchd [OPTIONS] -- PROGRAM [ARGS...]`"))?;
+    let program = args.next().ok_or_else(|| {
+        Error::usage("missing PROGRAM: expected `catchd [OPTIONS] -- PROGRAM [ARGS...]`")
+    })?;
     if program.is_empty() {
-        return Err(Error::usage("PROGRAM is empty: expected a program name or path"));
+        return Err(Error::usage(
+            "PROGRAM is empty: expected a program name or path",
+        ));
     }
     let signal_map = cli
         .signal_map
@@ -180,9 +182,26 @@ mod tests {
         assert_eq!(ok("1.5s"), Duration::from_millis(1500));
         assert_eq!(ok("10"), Duration::from_secs(10));
         assert_eq!(ok("0"), Duration::ZERO);
-        for bad in ["", "s", "-1s", "10x", "1.s", ".5s", "1e3", "inf", "NaN", "10 s", "99999999h"] {
-            let err = parse_duration("--stop-timeout", bad).unwrap_err().to_string();
-            assert!(err.starts_with("--stop-timeout: invalid duration"), "{bad}: {err}");
+        for bad in [
+            "",
+            "s",
+            "-1s",
+            "10x",
+            "1.s",
+            ".5s",
+            "1e3",
+            "inf",
+            "NaN",
+            "10 s",
+            "99999999h",
+        ] {
+            let err = parse_duration("--stop-timeout", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("--stop-timeout: invalid duration"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -143,7 +143,9 @@ mod tests {
         assert_eq!(Sig::parse("RTMIN"), Some(Sig(libc::SIGRTMIN())));
         assert_eq!(Sig::parse("RTMIN+2"), Some(Sig(libc::SIGRTMIN() + 2)));
         assert_eq!(Sig::parse("SIGRTMAX-1"), Some(Sig(libc::SIGRTMAX() - 1)));
-        for bad in ["", "0", "-1", "65", "NOPE", "SIG", "RTMIN+99", "RTMINX", "15x"] {
+        for bad in [
+            "", "0", "-1", "65", "NOPE", "SIG", "RTMIN+99", "RTMINX", "15x",
+        ] {
             assert_eq!(Sig::parse(bad), None, "{bad}");
         }
     }
