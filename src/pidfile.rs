@@ -136,7 +136,7 @@ pub enum Snapshot {
 }
 
 /// Read a PID file without following a symlink in its final component and
-/// without blocking on a FIFO.
+/// without blocking on a FIFO or making a terminal our controlling tty.
 pub fn read(path: &Path) -> io::Result<Found> {
     Ok(match snapshot(path)? {
         Snapshot::Missing => Found::Missing,
@@ -149,7 +149,7 @@ pub fn read(path: &Path) -> io::Result<Found> {
 pub fn snapshot(path: &Path) -> io::Result<Snapshot> {
     let opened = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(path);
     let file = match opened {
         Ok(f) => f,

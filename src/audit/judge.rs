@@ -6,9 +6,10 @@
 //! file system or /proc (`probe.rs` gathers the facts), so that every rule is
 //! unit-tested on hand-built facts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::pidfile::{Invalid, Verdict};
+use super::facts::{Expect, ExpectExe, Facts, FileFact, ProcFact, Running};
+use crate::pidfile::Verdict;
 
 /// A process start time may precede the file's mtime by this much and still
 /// count as "started before": `btime` in /proc/stat is whole seconds and the
@@ -17,73 +18,6 @@ pub const CLOCK_SLACK_SECS: f64 = 1.0;
 
 const GROUP_OTHER_WRITE: u32 = 0o022;
 const STICKY: u32 = 0o1000;
-
-/// The PID file itself, as `lstat`/`fstat` saw it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FileFact {
-    Symlink {
-        uid: u32,
-        target: Option<PathBuf>,
-    },
-    Regular {
-        uid: u32,
-        mode: u32,
-        mtime: f64,
-        content: Result<i32, Invalid>,
-    },
-}
-
-/// One directory (or directory symlink) on the way to the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DirFact {
-    pub path: PathBuf,
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-    pub symlink: bool,
-}
-
-/// What runs under the PID, read from /proc. Times are seconds since the epoch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ProcFact {
-    NotRunning,
-    KernelThread { comm: String },
-    Running(Running),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Running {
-    pub comm: String,
-    pub uid: u32,
-    pub start: Option<f64>,
-    /// `/proc/PID/exe`, or why it could not be read.
-    pub exe: Result<PathBuf, String>,
-    /// (dev, inode) of the executable, when readable.
-    pub exe_id: Option<(u64, u64)>,
-}
-
-/// `--expect-exe` (as given, canonicalized, and its (dev, inode)) and `--expect-name`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Expect {
-    pub exe: Option<ExpectExe>,
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExpectExe {
-    pub given: PathBuf,
-    pub resolved: Option<PathBuf>,
-    pub id: Option<(u64, u64)>,
-}
-
-/// Everything known about one PID file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Facts {
-    pub file: FileFact,
-    pub dirs: Vec<DirFact>,
-    pub pid: Option<i32>,
-    pub process: Option<ProcFact>,
-}
 
 /// The verdicts (sorted, `Ok` only alone), one DETAIL sentence per finding,
 /// and an error when something needed could not be read (exit status 2).
@@ -113,7 +47,7 @@ pub fn judge(facts: &Facts, expect: &Expect) -> Judgement {
         (FileFact::Symlink { .. }, _) => {}
         (FileFact::Regular { content: Err(why), .. }, _) => j.add(
             Verdict::Invalid,
-            format!("file {why}; remove it or fix what writes it"),
+            format!("file {why}: remove it or fix what writes it"),
         ),
         (FileFact::Regular { mtime, .. }, Some(pid)) => match &facts.process {
             None | Some(ProcFact::NotRunning) => j.add(
@@ -305,14 +239,22 @@ fn who(mode: u32) -> &'static str {
     }
 }
 
-/// "3 h", "12 min", "40 s", "2 d": coarse, for a sentence.
+/// "40 s", "12 min", "3 h", "2 d": coarse and rounded, for a sentence.
 pub fn human(secs: f64) -> String {
-    let s = secs.max(0.0).round() as u64;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 => format!("{} min", s / 60),
-        7200..=172_799 => format!("{} h", s / 3600),
-        _ => format!("{} d", s / 86400),
+    let secs = secs.max(0.0);
+    let (minutes, hours, days) = (
+        (secs / 60.0).round(),
+        (secs / 3600.0).round(),
+        (secs / 86400.0).round(),
+    );
+    if secs.round() < 120.0 {
+        format!("{} s", secs.round())
+    } else if minutes < 120.0 {
+        format!("{minutes} min")
+    } else if hours < 48.0 {
+        format!("{hours} h")
+    } else {
+        format!("{days} d")
     }
 }
 

@@ -1,6 +1,10 @@
 //! Unit tests for `judge.rs`: every verdict from hand-built facts, no files.
 
+use std::path::PathBuf;
+
 use super::*;
+use crate::audit::facts::{DirFact, Expect, ExpectExe, Facts, FileFact, ProcFact, Running};
+use crate::pidfile::Invalid;
 
 const WRITTEN: f64 = 1_800_000_000.0;
 
@@ -289,6 +293,13 @@ fn human_durations() {
     assert_eq!(human(0.4), "0 s");
     assert_eq!(human(119.0), "119 s");
     assert_eq!(human(7200.0), "2 h");
+    assert_eq!(
+        human(7199.0),
+        "2 h",
+        "just under 2 h reads as 2 h, not 119 min"
+    );
+    assert_eq!(human(7140.0), "119 min");
+    assert_eq!(human(600.0), "10 min");
     assert_eq!(human(3.0 * 86400.0), "3 d");
     assert_eq!(human(-5.0), "0 s");
 }

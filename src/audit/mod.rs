@@ -6,9 +6,11 @@
 //! Must not signal, write, chmod or delete anything: PID files are evidence.
 //!
 //! Layout: `discover.rs` walks /run, `probe.rs` gathers facts (the only
-//! system calls), `judge.rs` is the pure verdict logic, `report.rs` prints.
+//! system calls) into `facts.rs`'s plain data, `judge.rs` is the pure
+//! verdict logic, `report.rs` prints.
 
 mod discover;
+mod facts;
 mod judge;
 mod probe;
 mod report;
@@ -19,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::config::AuditConfig;
 use crate::error::{Context, Result};
 use crate::pidfile::Verdict;
-use judge::{FileFact, ProcFact};
+use facts::{Expect, FileFact, ProcFact};
 use probe::Probed;
 use report::Row;
 
@@ -66,7 +68,7 @@ fn exit_status(rows: &[Row]) -> u8 {
 }
 
 /// One file's row, or `None` for a discovered file that has since vanished.
-fn check(path: PathBuf, expect: &judge::Expect, named: bool) -> Option<Row> {
+fn check(path: PathBuf, expect: &Expect, named: bool) -> Option<Row> {
     let facts = match probe::probe(&path) {
         Ok(Probed::Facts(facts)) => facts,
         Ok(Probed::Missing) if !named => {

@@ -9,7 +9,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::judge::{DirFact, Expect, ExpectExe, Facts, FileFact, ProcFact, Running};
+use super::facts::{DirFact, Expect, ExpectExe, Facts, FileFact, ProcFact, Running};
 use crate::pidfile::{self, Snapshot};
 
 /// What probing one path gave.
