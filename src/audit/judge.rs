@@ -123,7 +123,9 @@ fn judge_process(j: &mut Judgement, pid: i32, mtime: f64, r: &Running, expect: &
                 ),
             ),
             (Err(why), false) => {
-                let msg = format!("unable to check --expect-exe: /proc/{pid}/exe: {why}");
+                let msg = format!(
+                    "unable to check --expect-exe: /proc/{pid}/exe: {why} (run the audit as root or as the process's owner)"
+                );
                 j.details.push(msg.clone());
                 j.error = Some(msg);
             }
