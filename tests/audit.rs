@@ -17,13 +17,11 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(test: &str) -> Dir {
-        let base = std::env::temp_dir().join(format!("catchd-audit-{}", std::process::id()));
-        let dir = base.join(test);
+        let name = format!("catchd-audit-{}-{test}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
         let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        for d in [&base, &dir] {
-            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         Dir(dir)
     }
 

@@ -126,17 +126,13 @@ fn expected_exe_matches_by_inode_resolved_path_or_deleted_path() {
             id,
         }),
     };
-    assert_eq!(verdicts_with(&f, &want(Some((8, 42)))), [Verdict::Ok]);
-    assert_eq!(verdicts_with(&f, &want(None)), [Verdict::Ok]);
+    assert_eq!(judge(&f, &want(Some((8, 42)))).verdicts, [Verdict::Ok]);
+    assert_eq!(judge(&f, &want(None)).verdicts, [Verdict::Ok]);
     if let Some(ProcFact::Running(r)) = &mut f.process {
         r.exe = Ok("/usr/sbin/sshd (deleted)".into());
         r.exe_id = Some((8, 99));
     }
-    assert_eq!(verdicts_with(&f, &want(Some((8, 42)))), [Verdict::Ok]);
-}
-
-fn verdicts_with(f: &Facts, e: &Expect) -> Vec<Verdict> {
-    judge(f, e).verdicts
+    assert_eq!(judge(&f, &want(Some((8, 42)))).verdicts, [Verdict::Ok]);
 }
 
 #[test]

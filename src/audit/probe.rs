@@ -22,12 +22,14 @@ pub enum Probed {
 pub fn probe(path: &Path) -> io::Result<Probed> {
     let file = match pidfile::snapshot(path)? {
         Snapshot::Missing => return Ok(Probed::Missing),
-        // Raced: a symlink whose lstat now fails has gone; report it missing.
+        // lstat after open: a symlink that has gone since is missing, one
+        // replaced by something else is reported as changed, never guessed at.
         Snapshot::Symlink => match std::fs::symlink_metadata(path) {
-            Ok(meta) => FileFact::Symlink {
+            Ok(meta) if meta.file_type().is_symlink() => FileFact::Symlink {
                 uid: meta.uid(),
                 target: std::fs::read_link(path).ok(),
             },
+            Ok(_) => return Err(io::Error::other("changed while being read; check it again")),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Probed::Missing),
             Err(e) => return Err(e),
         },
