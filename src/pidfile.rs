@@ -1,18 +1,54 @@
 //! PID files as evidence: read at most 64 bytes, parse exactly one positive
-//! decimal PID, and say what the named PID is (SPEC §1.1.4, §2, §3).
+//! decimal PID, say what the named PID is, and name the `Verdict`s a file can
+//! earn (SPEC §1.1.4, §2, §3).
 //!
-//! Owns: the file-content rules shared by run mode and audit mode. Must not
-//! decide whether a PID may be signalled (that needs catchd's tree: see
-//! `state.rs`) and must not follow a symlink for the final path component.
+//! Owns: the file-content rules and the `Verdict` type shared by run mode and
+//! audit mode. Must not decide whether a PID may be signalled (that needs
+//! catchd's tree: see `state.rs`) and must not follow a symlink for the final
+//! path component.
 
 use std::fmt;
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Bytes read at most; a file with more is `invalid` (SPEC §2).
 pub const MAX_LEN: usize = 64;
+
+/// What a PID file is worth (SPEC §2). A file may earn several; `Ok` only alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Names a live process that plausibly wrote it.
+    Ok,
+    /// Not exactly one PID, or a PID no daemon writes (0, 1, a kernel thread).
+    Invalid,
+    /// The PID is not running.
+    Stale,
+    /// Another process runs under the PID now.
+    Reused,
+    /// Someone other than its owner (or root) could replace the file.
+    Unsafe,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Invalid => "invalid",
+            Verdict::Stale => "stale",
+            Verdict::Reused => "reused",
+            Verdict::Unsafe => "unsafe",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Why a PID file's content is not a usable PID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,28 +126,52 @@ pub enum Found {
     Bytes(Vec<u8>),
 }
 
+/// Like `Found`, with the metadata of the very file that was read (`fstat`
+/// on the open descriptor, so owner, mode and mtime match the bytes).
+#[derive(Debug)]
+pub enum Snapshot {
+    Missing,
+    Symlink,
+    File { bytes: Vec<u8>, meta: Metadata },
+}
+
 /// Read a PID file without following a symlink in its final component and
-/// without blocking on a FIFO.
+/// without blocking on a FIFO or making a terminal our controlling tty.
 pub fn read(path: &Path) -> io::Result<Found> {
+    Ok(match snapshot(path)? {
+        Snapshot::Missing => Found::Missing,
+        Snapshot::Symlink => Found::Symlink,
+        Snapshot::File { bytes, .. } => Found::Bytes(bytes),
+    })
+}
+
+/// `read`, keeping the file's metadata.
+pub fn snapshot(path: &Path) -> io::Result<Snapshot> {
     let opened = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(path);
     let file = match opened {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Found::Symlink),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Snapshot::Missing),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Snapshot::Symlink),
         Err(e) => return Err(e),
     };
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "a special file"
+        };
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "not a regular file",
+            format!("is {kind}, not a regular file"),
         ));
     }
-    let mut buf = Vec::with_capacity(MAX_LEN + 1);
-    take_limited(file, &mut buf)?;
-    Ok(Found::Bytes(buf))
+    let mut bytes = Vec::with_capacity(MAX_LEN + 1);
+    take_limited(file, &mut bytes)?;
+    Ok(Snapshot::File { bytes, meta })
 }
 
 fn take_limited(file: File, buf: &mut Vec<u8>) -> io::Result<()> {
@@ -126,13 +186,10 @@ pub enum Named {
     Process { comm: String, starttime: u64 },
 }
 
-/// Look a PID up in /proc. Kernel threads carry `PF_KTHREAD` in their flags.
+/// Look a PID up in /proc.
 pub fn named(pid: i32) -> Named {
-    const PF_KTHREAD: u32 = 0x0020_0000;
     match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
-        Ok(stat) if stat.flags & PF_KTHREAD != 0 || stat.pid == 2 || stat.ppid == 2 => {
-            Named::KernelThread
-        }
+        Ok(stat) if is_kernel_thread(&stat) => Named::KernelThread,
         Ok(stat) if stat.state == 'Z' || stat.state == 'X' => Named::NotRunning,
         Ok(stat) => Named::Process {
             comm: stat.comm,
@@ -140,6 +197,12 @@ pub fn named(pid: i32) -> Named {
         },
         Err(_) => Named::NotRunning,
     }
+}
+
+/// Kernel threads carry `PF_KTHREAD`; kthreadd is PID 2 and parents the rest.
+pub fn is_kernel_thread(stat: &procfs::process::Stat) -> bool {
+    const PF_KTHREAD: u32 = 0x0020_0000;
+    stat.flags & PF_KTHREAD != 0 || stat.pid == 2 || stat.ppid == 2
 }
 
 #[cfg(test)]
@@ -192,5 +255,46 @@ mod tests {
             named(std::process::id() as i32),
             Named::Process { .. }
         ));
+    }
+
+    /// An independent reading of SPEC §2: ASCII digits without a leading
+    /// zero, at most one trailing newline, value 2..=i32::MAX, ≤ 64 bytes.
+    fn reference(bytes: &[u8]) -> Option<i32> {
+        let text = std::str::from_utf8(bytes)
+            .ok()
+            .filter(|_| bytes.len() <= 64)?;
+        let digits = text.strip_suffix('\n').unwrap_or(text);
+        let mut value: i64 = 0;
+        for (i, c) in digits.chars().enumerate() {
+            let d = c.to_digit(10)?;
+            if i == 0 && d == 0 {
+                return None;
+            }
+            value = value * 10 + i64::from(d);
+            if value > i64::from(i32::MAX) {
+                return None;
+            }
+        }
+        i32::try_from(value).ok().filter(|pid| *pid >= 2)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_agrees_with_reference_on_any_bytes(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)
+        ) {
+            proptest::prop_assert_eq!(parse(&bytes).ok(), reference(&bytes));
+        }
+
+        #[test]
+        fn parser_agrees_with_reference_on_pid_like_text(text in "[0-9\n +-]{0,70}") {
+            proptest::prop_assert_eq!(parse(text.as_bytes()).ok(), reference(text.as_bytes()));
+        }
+
+        #[test]
+        fn every_pid_from_two_up_is_accepted(pid in 2..=i32::MAX, newline: bool) {
+            let text = format!("{pid}{}", if newline { "\n" } else { "" });
+            proptest::prop_assert_eq!(parse(text.as_bytes()), Ok(pid));
+        }
     }
 }
