@@ -1,0 +1,188 @@
+//! Which process is the main process (SPEC §1.1.4–5): the launcher's end,
+//! daemonizing, the pidfile's verdict, handovers and readiness.
+//!
+//! Owns: the `State` methods that pick, follow or drop the main process.
+//! Pure, like the rest of `state`.
+
+use std::time::Instant;
+
+use super::{Action, Ident, Outcome, Phase, State};
+use crate::log::Level;
+use crate::sys::Exit;
+use crate::verify::Check;
+
+impl State {
+    pub(super) fn on_reaped(&mut self, pid: i32, exit: Exit, now: Instant) {
+        let is_launcher = pid == self.launcher.pid && self.launcher_exit.is_none();
+        if is_launcher {
+            self.launcher_exit = Some(exit);
+        }
+        if self.main.is_some_and(|m| m.pid == pid) {
+            self.main_ended(Some(exit), now);
+        } else if is_launcher {
+            self.launcher_ended(exit, now);
+        } else {
+            self.log(Level::Debug, format!("reaped PID {pid}: {exit}"));
+        }
+    }
+
+    /// The launcher ended while it was not the main process (`--pidfile`).
+    pub(super) fn launcher_ended(&mut self, exit: Exit, now: Instant) {
+        let pid = self.launcher.pid;
+        if matches!(self.phase, Phase::Stopping(_)) {
+            self.result.get_or_insert(Outcome::Mirror(exit));
+            return;
+        }
+        if exit != Exit::Code(0) {
+            self.log(
+                Level::Error,
+                format!("launcher PID {pid} failed ({exit}): start-up failed"),
+            );
+            self.result = Some(Outcome::Mirror(exit));
+            self.begin_stop(self.own_stop_signal(), now);
+        } else if self.tree.live_count() == 0 && self.main.is_none() {
+            self.log(
+                Level::Error,
+                format!("launcher PID {pid} exited 0 and left no process to hold"),
+            );
+            self.result = Some(Outcome::Mirror(exit));
+        } else {
+            self.log(Level::Info, format!("launcher PID {pid} exited 0"));
+        }
+    }
+
+    /// A main process that was not catchd's child is gone from the tree.
+    pub(super) fn check_main_alive(&mut self, now: Instant) {
+        let Some(m) = self.main else { return };
+        let ours_unreaped = self
+            .tree
+            .get(m.pid)
+            .is_some_and(|p| p.ppid == self.me && p.starttime == m.starttime);
+        if !self.tree.is_live(m.pid, m.starttime) && !ours_unreaped {
+            self.main_ended(None, now);
+        }
+    }
+
+    pub(super) fn main_ended(&mut self, exit: Option<Exit>, now: Instant) {
+        let Some(old) = self.main.take() else { return };
+        let what = exit.map_or_else(
+            || "status unknown: not a child of catchd".into(),
+            |e| e.to_string(),
+        );
+        self.log(
+            Level::Info,
+            format!("main process PID {} ended ({what})", old.pid),
+        );
+        let outcome = exit.map_or(Outcome::Unknown, Outcome::Mirror);
+        if matches!(self.phase, Phase::Stopping(_)) {
+            self.result.get_or_insert(outcome);
+            return;
+        }
+        let left = self.tree.live_count();
+        let daemonizing = exit == Some(Exit::Code(0)) && left > 0;
+        if daemonizing && self.cfg.pidfile {
+            // A handover: the successor may write the pidfile only now.
+            self.log(Level::Info, format!(
+                "{left} process(es) remain: waiting up to {:?} for the pidfile to name the next main process",
+                self.cfg.start_timeout
+            ));
+            self.result = Some(outcome);
+            self.phase = Phase::Starting {
+                deadline: now + self.cfg.start_timeout,
+            };
+        } else if let Some(next) = daemonizing
+            .then(|| {
+                self.tree
+                    .children_oldest_first(self.me)
+                    .first()
+                    .map(|p| Ident {
+                        pid: p.pid,
+                        starttime: p.starttime,
+                    })
+            })
+            .flatten()
+        {
+            let how = if old == self.launcher {
+                "daemonized"
+            } else {
+                "handed over"
+            };
+            self.log(
+                Level::Info,
+                format!(
+                    "{how}: main process is now PID {} ({}), the oldest process left under catchd",
+                    next.pid,
+                    self.comm(next.pid)
+                ),
+            );
+            self.adopt(next);
+        } else {
+            self.result = Some(outcome);
+            if self.cfg.wait_all {
+                if left > 0 {
+                    self.log(
+                        Level::Info,
+                        format!("--wait-all: waiting for {left} process(es) to exit"),
+                    );
+                }
+                self.phase = Phase::Draining;
+            } else {
+                self.begin_stop(self.own_stop_signal(), now);
+            }
+        }
+    }
+
+    pub(super) fn adopt(&mut self, main: Ident) {
+        self.main = Some(main);
+        self.phase = Phase::Running;
+        self.remark = None;
+        for sig in std::mem::take(&mut self.queued) {
+            self.log(
+                Level::Info,
+                format!("delivering queued {sig} to PID {}", main.pid),
+            );
+            self.out.push(Action::Send { to: main, sig });
+        }
+    }
+
+    pub(super) fn on_pidfile(&mut self, check: Check) {
+        let remark = match (&self.phase, check) {
+            (Phase::Starting { .. }, Check::Valid { pid, starttime }) => {
+                let main = Ident { pid, starttime };
+                let verb = if self.result.is_some() { "changed" } else { "is" };
+                self.log(Level::Info, format!("main process {verb} PID {pid} ({}), from the pidfile", self.comm(pid)));
+                // A successor took over: catchd no longer ends as the old one did.
+                self.result = None;
+                self.adopt(main);
+                return;
+            }
+            (Phase::Running, Check::Valid { pid, .. }) if self.main.is_some_and(|m| m.pid != pid) => (
+                Level::Info,
+                format!("pidfile now names PID {pid}; catchd follows it when the main process exits"),
+            ),
+            (_, Check::Refused(why)) => (Level::Warn, format!("pidfile refused: it {why}; it will not be signalled")),
+            (Phase::Starting { .. }, Check::Stale(why)) => (Level::Info, format!("pidfile {why}; waiting")),
+            _ => return,
+        };
+        if self.remark.as_deref() != Some(remark.1.as_str()) {
+            self.remark = Some(remark.1.clone());
+            self.log(remark.0, remark.1);
+        }
+    }
+
+    pub(super) fn check_ready(&mut self) {
+        if !self.ready
+            && matches!(self.phase, Phase::Running)
+            && self.launcher_exit == Some(Exit::Code(0))
+        {
+            if let Some(m) = self.main {
+                self.ready = true;
+                self.log(
+                    Level::Info,
+                    format!("ready: main process PID {} ({})", m.pid, self.comm(m.pid)),
+                );
+                self.out.push(Action::Ready);
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The supervisor's decisions, as pure code (s6-supervise's state × event
+//! table): which process is the main process (SPEC §1.1.4–5), where a
+//! signal goes or waits (§1.2), how a stop proceeds (§1.3) and what catchd
+//! ends with (§1.4).
+//!
+//! Owns: every decision. Must not make a system call: the run loop hands in
+//! a `Turn` of facts (signals, reaped children, a fresh scan, the pidfile's
+//! verdict) and performs the `Action`s that come back.
+
+mod choose;
+mod route;
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+use crate::log::Level;
+use crate::proctree::Tree;
+use crate::sig::Sig;
+use crate::stop::Stop;
+use crate::sys::Exit;
+use crate::verify::Check;
+
+pub struct Settings {
+    pub pidfile: bool,
+    pub start_timeout: Duration,
+    pub stop_timeout: Duration,
+    pub stop_signal: Option<Sig>,
+    pub signal_map: Vec<(Sig, Sig)>,
+    pub kill_all: bool,
+    pub wait_all: bool,
+}
+
+/// A process as catchd knows it: PID plus start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ident {
+    pub pid: i32,
+    pub starttime: u64,
+}
+
+/// How catchd ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// As the main process (or the failed launcher) ended.
+    Mirror(Exit),
+    /// No valid pidfile in time: 124.
+    TimedOut,
+    /// The main process was not catchd's child: its status is unknown (1).
+    Unknown,
+}
+
+/// What happened since the last turn.
+pub struct Turn {
+    pub now: Instant,
+    pub signals: Vec<Sig>,
+    pub reaped: Vec<(i32, Exit)>,
+    /// `waitpid` said ECHILD: the tree is empty.
+    pub no_children: bool,
+    /// A fresh scan, when one was made.
+    pub tree: Option<Tree>,
+    /// The pidfile's verdict against that scan, with `--pidfile`.
+    pub pidfile: Option<Check>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Send { to: Ident, sig: Sig },
+    Ready,
+    Log(Level, String),
+    Finish(Outcome),
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// With `--pidfile`: waiting for it to name a live descendant.
+    Starting {
+        deadline: Instant,
+    },
+    /// The main process is known.
+    Running,
+    /// The main process ended on its own; `--wait-all` waits for the rest.
+    Draining,
+    Stopping(Stop),
+}
+
+pub struct State {
+    cfg: Settings,
+    me: i32,
+    launcher: Ident,
+    launcher_exit: Option<Exit>,
+    main: Option<Ident>,
+    phase: Phase,
+    queued: Vec<Sig>,
+    ready: bool,
+    /// How catchd will end, once that is decided.
+    result: Option<Outcome>,
+    tree: Tree,
+    /// The last pidfile remark logged, so that each is logged once.
+    remark: Option<String>,
+    out: Vec<Action>,
+}
+
+impl State {
+    pub fn new(cfg: Settings, me: i32, launcher: Ident, now: Instant) -> State {
+        let (main, phase) = if cfg.pidfile {
+            let deadline = now + cfg.start_timeout;
+            (None, Phase::Starting { deadline })
+        } else {
+            // A program that never forks is held as it is (`tini -s`).
+            (Some(launcher), Phase::Running)
+        };
+        State {
+            cfg,
+            me,
+            launcher,
+            launcher_exit: None,
+            main,
+            phase,
+            queued: Vec::new(),
+            ready: false,
+            result: None,
+            tree: Tree::default(),
+            remark: None,
+            out: Vec::new(),
+        }
+    }
+
+    pub fn main(&self) -> Option<Ident> {
+        self.main
+    }
+
+    /// When the loop must wake up even if nothing happens.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Starting { deadline } => Some(*deadline),
+            Phase::Stopping(stop) => Some(stop.next_deadline()),
+            _ => None,
+        }
+    }
+
+    pub fn step(&mut self, turn: Turn) -> Vec<Action> {
+        let scanned = turn.tree.is_some();
+        if let Some(tree) = turn.tree {
+            self.tree = tree;
+        }
+        for (pid, exit) in turn.reaped {
+            self.on_reaped(pid, exit, turn.now);
+        }
+        if scanned {
+            self.check_main_alive(turn.now);
+        }
+        if let Some(check) = turn.pidfile {
+            self.on_pidfile(check);
+        }
+        self.check_ready();
+        for sig in turn.signals {
+            self.on_signal(sig, turn.now);
+        }
+        self.progress(turn.now);
+        if turn.no_children {
+            let outcome = self.result.unwrap_or(Outcome::Mirror(Exit::Code(0)));
+            self.log(
+                Level::Info,
+                format!("every process has exited; {}", describe(outcome)),
+            );
+            self.out.push(Action::Finish(outcome));
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    pub(super) fn log(&mut self, level: Level, msg: String) {
+        self.out.push(Action::Log(level, msg));
+    }
+
+    pub(super) fn comm(&self, pid: i32) -> String {
+        self.tree
+            .get(pid)
+            .map_or_else(|| "?".into(), |p| p.comm.clone())
+    }
+}
+
+fn describe(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Mirror(Exit::Code(n)) => format!("exiting with status {n}"),
+        Outcome::Mirror(Exit::Signal(s)) => format!("ending by {s}, as the main process did"),
+        Outcome::TimedOut => "exiting with status 124 (start-up timed out)".into(),
+        Outcome::Unknown => "exiting with status 1 (the main process's status is unknown)".into(),
+    }
+}
