@@ -16,6 +16,7 @@ use crate::error::{Context, Result};
 pub struct HoldPipe {
     read: Option<std::fs::File>,
     write: Option<OwnedFd>,
+    inode: Option<u64>,
 }
 
 pub enum Event {
@@ -32,10 +33,17 @@ impl HoldPipe {
         // The daemon's end must block like an ordinary descriptor would.
         nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))
             .context("set up the hold pipe")?;
+        let inode = nix::sys::stat::fstat(&r).ok().map(|st| st.st_ino);
         Ok(HoldPipe {
             read: Some(std::fs::File::from(r)),
             write: Some(w),
+            inode,
         })
+    }
+
+    /// The pipe's inode: `/proc/PID/fd/N` of a holder reads `pipe:[INODE]`.
+    pub fn inode(&self) -> Option<u64> {
+        self.inode
     }
 
     /// The raw write end, for the child to place on its high descriptor.

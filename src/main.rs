@@ -6,20 +6,24 @@
 
 mod audit;
 mod cli;
+mod clock;
 mod config;
 mod error;
 mod exit;
 mod holdpipe;
 mod log;
+mod notify;
 mod pidfile;
 mod preflight;
 mod proctree;
 mod reaper;
+mod report;
 mod runloop;
 mod sig;
 mod signals;
 mod spawn;
 mod state;
+mod status;
 mod stop;
 mod sys;
 mod target;

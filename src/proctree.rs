@@ -84,6 +84,20 @@ fn children(pid: i32) -> Vec<i32> {
     out
 }
 
+/// Whether `pid` descends from `root`, following ppid links upward: the
+/// check for a process forked after the last scan.
+pub fn is_descendant(pid: i32, root: i32) -> bool {
+    let mut cur = pid;
+    for _ in 0..4096 {
+        match stat(cur) {
+            Some(p) if p.ppid == root => return true,
+            Some(p) if p.ppid > 1 => cur = p.ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Whether `/proc/PID/task/TID/children` exists on this kernel.
 pub fn have_children_files() -> bool {
     let me = std::process::id();

@@ -17,9 +17,11 @@ use crate::error::{Context, Error, Result};
 use crate::holdpipe::HoldPipe;
 use crate::log::Level;
 use crate::proctree::{self, Tree};
+use crate::report::Reporter;
 use crate::sig::{self, Sig};
 use crate::signals::Signals;
 use crate::state::{Action, Ident, Outcome, Settings, State, Turn};
+use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
 use crate::target::{Sent, Targets};
 use crate::watch::PidfileWatch;
@@ -32,12 +34,6 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
     if cfg.contain {
         return Err(Error::usage("--contain is not available in this build yet"));
-    }
-    if let Some(path) = &cfg.status_file {
-        return Err(Error::usage(format!(
-            "--status-file {}: not available in this build yet",
-            path.display()
-        )));
     }
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
@@ -80,7 +76,13 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         children_files: proctree::have_children_files(),
         state: State::new(settings, me, launcher, Instant::now()),
         targets: Targets::default(),
-        ready_fd: cfg.ready_fd,
+        reporter: Reporter::new(
+            std::env::var_os("NOTIFY_SOCKET").as_deref(),
+            cfg.ready_fd,
+            cfg.status_file.clone(),
+        ),
+        check: None,
+        hold_inode: hold.inode(),
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -96,7 +98,10 @@ struct Loop<'a> {
     children_files: bool,
     state: State,
     targets: Targets,
-    ready_fd: Option<i32>,
+    reporter: Reporter,
+    /// The last pidfile verdict, for the status report.
+    check: Option<verify::Check>,
+    hold_inode: Option<u64>,
 }
 
 impl Loop<'_> {
@@ -140,17 +145,12 @@ impl Loop<'_> {
                 ready(main_at),
             );
             drop(fds);
-            // Anything but plain forwardable signals calls for a fresh look.
-            rescan = hold_ready || watch_ready || main_ready;
+            // Every event calls for a fresh look (SPEC §1.1.3), except
+            // directory events about other files than the pidfile.
+            rescan = sig_ready || hold_ready || main_ready;
             if sig_ready {
-                for s in signals.drain()? {
-                    if s == sig::CHLD {
-                        rescan = true;
-                    } else {
-                        rescan |= s.is_stop();
-                        received.push(s);
-                    }
-                }
+                received = signals.drain()?;
+                received.retain(|s| *s != sig::CHLD);
             }
             if hold_ready {
                 if let Ok(crate::holdpipe::Event::Eof) = hold.read_event() {
@@ -159,9 +159,9 @@ impl Loop<'_> {
             }
             if let Some(w) = watch.as_deref_mut() {
                 if watch_ready {
-                    w.drain();
+                    rescan |= w.drain();
                 }
-                w.rearm();
+                rescan |= w.rearm();
             }
             rescan |= deadline.is_some_and(|d| Instant::now() >= d);
         }
@@ -176,17 +176,31 @@ impl Loop<'_> {
     fn turn(&mut self, signals: Vec<Sig>, rescan: bool) -> Result<Option<Outcome>> {
         let reaped = reaper::drain()?;
         let scan = rescan || !reaped.exited.is_empty() || reaped.no_children;
-        let tree = scan.then(|| proctree::scan(self.me, self.children_files));
+        let mut tree = scan.then(|| proctree::scan(self.me, self.children_files));
+        let mut pidfile = match (&self.cfg.pidfile, &tree) {
+            (Some(path), Some(tree)) => Some(self.judge(path, tree)),
+            _ => None,
+        };
+        // A process forked after the scan (a successor that wrote the
+        // pidfile at once) is not in it: look again before refusing.
+        if let (Some(verify::Check::Outside { pid, .. }), Some(path)) =
+            (&pidfile, &self.cfg.pidfile)
+        {
+            if proctree::is_descendant(*pid, self.me) {
+                let fresh = proctree::scan(self.me, self.children_files);
+                pidfile = Some(self.judge(path, &fresh));
+                tree = Some(fresh);
+            }
+        }
         if let Some(tree) = &tree {
             self.targets.retain(tree);
             if crate::log::enabled(Level::Debug) {
                 crate::debug!("scan: {} process(es) under catchd", tree.live_count());
             }
         }
-        let pidfile = match (&self.cfg.pidfile, &tree) {
-            (Some(path), Some(tree)) => Some(self.judge(path, tree)),
-            _ => None,
-        };
+        if tree.is_some() {
+            self.check = pidfile.clone();
+        }
         let actions = self.state.step(Turn {
             now: Instant::now(),
             signals,
@@ -195,15 +209,35 @@ impl Loop<'_> {
             tree,
             pidfile,
         });
+        let (mut ready, mut finish) = (false, None);
         for action in actions {
             match action {
                 Action::Send { to, sig } => self.send(to, sig),
-                Action::Ready => self.ready(),
+                Action::Ready => ready = true,
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
-                Action::Finish(outcome) => return Ok(Some(outcome)),
+                Action::Finish(outcome) => finish = Some(outcome),
             }
         }
-        Ok(None)
+        if scan || ready {
+            self.report(ready);
+        }
+        if finish.is_some() {
+            self.reporter.finish();
+        }
+        Ok(finish)
+    }
+
+    fn report(&mut self, ready: bool) {
+        let facts = Facts {
+            state: self.state.phase_name(),
+            main: self.state.main(),
+            chosen_by: self.state.chosen_by(),
+            pidfile: self.cfg.pidfile.as_deref().zip(self.check.as_ref()),
+            tree: self.state.tree(),
+            last_exit: self.state.last_exit(),
+            hold_inode: self.hold_inode,
+        };
+        self.reporter.update(&facts, ready);
     }
 
     fn judge(&self, path: &std::path::Path, tree: &Tree) -> verify::Check {
@@ -216,15 +250,6 @@ impl Loop<'_> {
             Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {}", to.pid),
             Ok(Sent::Gone) => crate::debug!("PID {} is gone; {sig} not sent", to.pid),
             Err(e) => crate::warn!("unable to send {sig} to PID {}: {e}", to.pid),
-        }
-    }
-
-    /// The s6 readiness protocol: one newline, then close.
-    fn ready(&mut self) {
-        if let Some(fd) = self.ready_fd.take() {
-            if let Err(e) = sys::write_and_close(fd, b"\n") {
-                crate::warn!("unable to write to --ready-fd {fd}: {e}");
-            }
         }
     }
 }

@@ -18,6 +18,19 @@ pub enum Check {
     Stale(String),
     /// Names something catchd will not touch; the text says what and why.
     Refused(String),
+    /// Names a live process that was not in the scan: refused unless a
+    /// fresh scan finds it under catchd (it may have forked just now).
+    Outside { pid: i32, why: String },
+}
+
+impl Check {
+    /// The refusal text, if this is a refusal.
+    pub fn refusal(&self) -> Option<&str> {
+        match self {
+            Check::Refused(why) | Check::Outside { why, .. } => Some(why),
+            _ => None,
+        }
+    }
 }
 
 /// `found` is what `pidfile::read` gave (or its error text), `me` is
@@ -52,9 +65,10 @@ pub fn judge(
     match lookup(pid) {
         Named::NotRunning => Check::Stale(format!("names PID {pid}, which is not running")),
         Named::KernelThread => Check::Refused(format!("names PID {pid}, a kernel thread")),
-        Named::Process { comm, .. } => Check::Refused(format!(
-            "names PID {pid} ({comm}), which is not a descendant of catchd"
-        )),
+        Named::Process { comm, .. } => Check::Outside {
+            pid,
+            why: format!("names PID {pid} ({comm}), which is not a descendant of catchd"),
+        },
     }
 }
 
@@ -96,7 +110,7 @@ mod tests {
                 starttime: 7
             }
         );
-        let refused = |c: Check| matches!(c, Check::Refused(_));
+        let refused = |c: Check| c.refusal().is_some();
         assert!(refused(judge(bytes(b"60"), &t, 10, outsider)));
         assert!(refused(judge(bytes(b"10"), &t, 10, outsider)));
         assert!(refused(judge(bytes(b"1"), &t, 10, outsider)));
@@ -112,8 +126,8 @@ mod tests {
 
     #[test]
     fn refusal_names_the_outsider() {
-        let Check::Refused(why) = judge(bytes(b"60"), &tree(), 10, outsider) else {
-            panic!("not refused");
+        let Check::Outside { pid: 60, why } = judge(bytes(b"60"), &tree(), 10, outsider) else {
+            panic!("not refused as an outsider");
         };
         assert!(why.contains("60") && why.contains("innocent"), "{why}");
     }

@@ -15,6 +15,7 @@ use crate::error::{Context, Result};
 pub struct PidfileWatch {
     inotify: Inotify,
     dir: PathBuf,
+    name: std::ffi::OsString,
     armed: bool,
 }
 
@@ -26,9 +27,11 @@ impl PidfileWatch {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        let name = pidfile.file_name().unwrap_or_default().to_os_string();
         let mut watch = PidfileWatch {
             inotify,
             dir,
+            name,
             armed: false,
         };
         watch.rearm();
@@ -42,10 +45,10 @@ impl PidfileWatch {
     }
 
     /// Add the watch if the directory exists now (it may be created by the
-    /// daemon after catchd started).
-    pub fn rearm(&mut self) {
+    /// daemon after catchd started). True if it was added just now.
+    pub fn rearm(&mut self) -> bool {
         if self.armed {
-            return;
+            return false;
         }
         let mask = AddWatchFlags::IN_CREATE
             | AddWatchFlags::IN_CLOSE_WRITE
@@ -57,27 +60,33 @@ impl PidfileWatch {
             | AddWatchFlags::IN_DELETE_SELF
             | AddWatchFlags::IN_MOVE_SELF;
         self.armed = self.inotify.add_watch(&self.dir, mask).is_ok();
+        self.armed
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.inotify.as_fd()
     }
 
-    /// Empty the event queue; a removed directory needs a new watch.
-    pub fn drain(&mut self) {
+    /// Empty the event queue. True if an event concerns the pidfile (or
+    /// the directory itself, or events were lost): only then is a fresh
+    /// look worth it, so that other files in a busy /run cost no scan.
+    pub fn drain(&mut self) -> bool {
+        let mut relevant = false;
         while let Ok(events) = self.inotify.read_events() {
             if events.is_empty() {
                 break;
             }
-            if events.iter().any(|e| {
-                e.mask.intersects(
-                    AddWatchFlags::IN_IGNORED
-                        | AddWatchFlags::IN_DELETE_SELF
-                        | AddWatchFlags::IN_MOVE_SELF,
-                )
-            }) {
-                self.armed = false;
+            for e in &events {
+                let gone = AddWatchFlags::IN_IGNORED
+                    | AddWatchFlags::IN_DELETE_SELF
+                    | AddWatchFlags::IN_MOVE_SELF;
+                if e.mask.intersects(gone) {
+                    self.armed = false;
+                }
+                relevant |= e.mask.intersects(gone | AddWatchFlags::IN_Q_OVERFLOW)
+                    || e.name.as_deref() == Some(self.name.as_os_str());
             }
         }
+        relevant
     }
 }

@@ -125,9 +125,7 @@ pub fn process(pid: i32) -> ProcFact {
             Err(_) => return ProcFact::NotRunning,
         },
     };
-    let start = procfs::boot_time_secs().ok().map(|btime| {
-        btime as f64 + stat.starttime as f64 / procfs::ticks_per_second().max(1) as f64
-    });
+    let start = crate::clock::start_epoch(stat.starttime);
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map_err(|e| e.to_string());
     let exe_id = std::fs::metadata(format!("/proc/{pid}/exe"))
         .ok()

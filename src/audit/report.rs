@@ -4,6 +4,7 @@
 //! Owns: the `Row` shown per file, its rendering, and the timestamp format
 //! (RFC 3339, UTC, whole seconds). Must not judge: rows arrive complete.
 
+use crate::clock;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -53,8 +54,8 @@ pub fn json(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
             name: r.name.as_deref(),
             exe: r.exe.as_ref().map(|p| p.to_string_lossy().into_owned()),
             uid: r.uid,
-            start_time: r.start_time.map(rfc3339),
-            mtime: r.mtime.map(rfc3339),
+            start_time: r.start_time.map(clock::rfc3339),
+            mtime: r.mtime.map(clock::rfc3339),
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &rows)?;
@@ -110,45 +111,9 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Seconds since the epoch as `2026-11-27T14:05:03Z` (UTC, whole seconds:
-/// a start time is only known to about a second, see `judge::CLOCK_SLACK_SECS`).
-pub fn rfc3339(epoch_secs: f64) -> String {
-    let secs = epoch_secs.floor() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (y, m, d).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(0.0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400.5), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_788_160.0), "2026-11-27T14:02:40Z");
-        assert_eq!(rfc3339(-1.0), "1969-12-31T23:59:59Z");
-    }
 
     fn row(path: &str, pid: Option<i32>, v: Verdict, detail: &str) -> Row {
         Row {

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Ident, Outcome, Phase, State};
+use super::{Action, ChosenBy, Ident, Outcome, Phase, State};
 use crate::log::Level;
 use crate::sys::Exit;
 use crate::verify::Check;
@@ -17,7 +17,11 @@ impl State {
         if is_launcher {
             self.launcher_exit = Some(exit);
         }
-        if self.main.is_some_and(|m| m.pid == pid) {
+        let is_main = self.main.is_some_and(|m| m.pid == pid);
+        if is_main || is_launcher {
+            self.last_exit = Some((pid, exit));
+        }
+        if is_main {
             self.main_ended(Some(exit), now);
         } else if is_launcher {
             self.launcher_ended(exit, now);
@@ -115,7 +119,7 @@ impl State {
                     self.comm(next.pid)
                 ),
             );
-            self.adopt(next);
+            self.adopt(next, ChosenBy::OldestChild);
         } else {
             self.result = Some(outcome);
             if self.cfg.wait_all {
@@ -132,8 +136,9 @@ impl State {
         }
     }
 
-    pub(super) fn adopt(&mut self, main: Ident) {
+    pub(super) fn adopt(&mut self, main: Ident, how: ChosenBy) {
         self.main = Some(main);
+        self.chosen_by = Some(how);
         self.phase = Phase::Running;
         self.remark = None;
         for sig in std::mem::take(&mut self.queued) {
@@ -153,14 +158,17 @@ impl State {
                 self.log(Level::Info, format!("main process {verb} PID {pid} ({}), from the pidfile", self.comm(pid)));
                 // A successor took over: catchd no longer ends as the old one did.
                 self.result = None;
-                self.adopt(main);
+                self.adopt(main, ChosenBy::Pidfile);
                 return;
             }
             (Phase::Running, Check::Valid { pid, .. }) if self.main.is_some_and(|m| m.pid != pid) => (
                 Level::Info,
                 format!("pidfile now names PID {pid}; catchd follows it when the main process exits"),
             ),
-            (_, Check::Refused(why)) => (Level::Warn, format!("pidfile refused: it {why}; it will not be signalled")),
+            (_, check) if check.refusal().is_some() => (Level::Warn, format!(
+                    "pidfile refused: it {}; it will not be signalled",
+                    check.refusal().unwrap_or_default()
+                )),
             (Phase::Starting { .. }, Check::Stale(why)) => (Level::Info, format!("pidfile {why}; waiting")),
             _ => return,
         };

@@ -62,6 +62,18 @@ pub struct Turn {
     pub pidfile: Option<Check>,
 }
 
+/// How the main process was chosen (SPEC §1.1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChosenBy {
+    /// The launcher itself: a program that (so far) did not fork.
+    Launcher,
+    /// The oldest process left under catchd when its parent exited 0.
+    OldestChild,
+    /// The pidfile, verified against catchd's tree.
+    Pidfile,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Send { to: Ident, sig: Sig },
@@ -89,6 +101,10 @@ pub struct State {
     launcher: Ident,
     launcher_exit: Option<Exit>,
     main: Option<Ident>,
+    /// Why the main process is the main process (for the status file).
+    chosen_by: Option<ChosenBy>,
+    /// The last exit of a main process or the launcher.
+    last_exit: Option<(i32, Exit)>,
     phase: Phase,
     queued: Vec<Sig>,
     ready: bool,
@@ -115,6 +131,8 @@ impl State {
             launcher,
             launcher_exit: None,
             main,
+            chosen_by: main.map(|_| ChosenBy::Launcher),
+            last_exit: None,
             phase,
             queued: Vec::new(),
             ready: false,
@@ -127,6 +145,28 @@ impl State {
 
     pub fn main(&self) -> Option<Ident> {
         self.main
+    }
+
+    /// The last scan.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    pub fn chosen_by(&self) -> Option<ChosenBy> {
+        self.main.and(self.chosen_by)
+    }
+
+    pub fn last_exit(&self) -> Option<(i32, Exit)> {
+        self.last_exit
+    }
+
+    /// `starting`, `running` or `stopping`, as the status file says it.
+    pub fn phase_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Starting { .. } => "starting",
+            Phase::Running => "running",
+            Phase::Draining | Phase::Stopping(_) => "stopping",
+        }
     }
 
     /// When the loop must wake up even if nothing happens.

@@ -127,7 +127,8 @@ pub fn field(line: &str, key: &str) -> Option<i32> {
         .and_then(|v| v.parse().ok())
 }
 
-type Lines = Arc<(Mutex<Vec<String>>, Condvar)>;
+/// stderr lines, and whether stderr reached EOF.
+type Lines = Arc<(Mutex<(Vec<String>, bool)>, Condvar)>;
 
 /// The catchd binary under test, with its stderr collected line by line.
 pub struct Catchd {
@@ -154,14 +155,16 @@ impl Catchd {
         tweak(&mut cmd);
         let mut child = cmd.spawn().expect("spawn catchd");
         let stderr = child.stderr.take().expect("stderr");
-        let lines: Lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let lines: Lines = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
         let sink = lines.clone();
         std::thread::spawn(move || {
+            let (lock, cv) = &*sink;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let (lock, cv) = &*sink;
-                lock.lock().unwrap().push(line);
+                lock.lock().unwrap().0.push(line);
                 cv.notify_all();
             }
+            lock.lock().unwrap().1 = true;
+            cv.notify_all();
         });
         let pid = child.id() as i32;
         Catchd {
@@ -180,7 +183,7 @@ impl Catchd {
     }
 
     pub fn log(&self) -> String {
-        self.lines.0.lock().unwrap().join("\n")
+        self.lines.0.lock().unwrap().0.join("\n")
     }
 
     /// Wait for a stderr line containing `needle`; return it.
@@ -189,14 +192,14 @@ impl Catchd {
         let deadline = Instant::now() + LIMIT;
         let mut got = lock.lock().unwrap();
         loop {
-            if let Some(line) = got.iter().find(|l| l.contains(needle)) {
+            if let Some(line) = got.0.iter().find(|l| l.contains(needle)) {
                 return line.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
-                !left.is_zero(),
+                !left.is_zero() && !got.1,
                 "catchd never logged {needle:?}; log:\n{}",
-                got.join("\n")
+                got.0.join("\n")
             );
             got = cv.wait_timeout(got, left).unwrap().0;
         }
@@ -222,6 +225,11 @@ impl Catchd {
             st.is_some()
         });
         assert!(ok, "catchd did not exit; log:\n{}", self.log());
+        // Its last lines may still be in the pipe: wait for EOF (bounded,
+        // since a daemon that outlived catchd may hold stderr open).
+        let (lock, cv) = &*self.lines;
+        let got = lock.lock().unwrap();
+        let _ = cv.wait_timeout_while(got, Duration::from_secs(2), |g| !g.1);
         st.unwrap()
     }
 

@@ -89,3 +89,9 @@ pub fn kill(pid: i32, sig: i32) {
         }
     }
 }
+
+/// Sleeping inside poll(2): the only place catchd waits.
+pub fn blocked_in_poll(pid: i32) -> bool {
+    stat(pid).is_some_and(|(state, ..)| state == 'S')
+        && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
+}
