@@ -238,22 +238,45 @@ impl Catchd {
     }
 }
 
+impl Catchd {
+    /// Every process this test caused that is still alive: catchd's
+    /// descendants, what the daemons reported (still named td-*), and
+    /// what the test registered.
+    fn leftovers(&self) -> Vec<i32> {
+        let mut pids = if self.status.is_none() {
+            procs::descendants(self.pid)
+                .into_iter()
+                .filter(|&p| procs::alive(p))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for r in &self.reports {
+            pids.extend(r.pids().into_iter().filter(|&pid| {
+                procs::alive(pid)
+                    && procs::stat(pid).is_some_and(|(_, _, _, comm)| comm.starts_with("td-"))
+            }));
+        }
+        pids.extend(self.extra.iter().copied().filter(|&p| procs::alive(p)));
+        pids.sort();
+        pids.dedup();
+        pids
+    }
+}
+
 impl Drop for Catchd {
     fn drop(&mut self) {
-        // Everything under catchd, everything any daemon reported, and what
-        // the test registered: SIGKILL by recorded PID, catchd last.
-        let mut pids = procs::descendants(self.pid);
-        for r in &self.reports {
-            for pid in r.pids() {
-                if procs::stat(pid).is_some_and(|(_, _, _, comm)| comm.starts_with("td-")) {
-                    pids.push(pid);
-                }
+        // SIGKILL by recorded PID until nothing is left, catchd last: while
+        // catchd lives it is the subreaper, so a process forked during the
+        // clean-up is re-parented to it and found on the next round.
+        let _ = self.try_wait();
+        wait_until(LIMIT, || {
+            let pids = self.leftovers();
+            for &pid in &pids {
+                procs::kill(pid, libc::SIGKILL);
             }
-        }
-        pids.extend(&self.extra);
-        for pid in pids {
-            procs::kill(pid, libc::SIGKILL);
-        }
+            pids.is_empty()
+        });
         if self.try_wait().is_none() {
             procs::kill(self.pid, libc::SIGKILL);
             let _ = self.child.wait();
