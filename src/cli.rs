@@ -13,7 +13,15 @@ use clap::{ArgAction, Parser, ValueEnum};
     name = "catchd",
     version,
     about = "Hold a self-daemonizing program in the foreground for a supervisor",
-    override_usage = "catchd [OPTIONS] -- PROGRAM [ARGS...]\n       catchd --pidfile-check [--json] [PIDFILE...]"
+    override_usage = "catchd [OPTIONS] -- PROGRAM [ARGS...]\n       catchd --pidfile-check [--json] [PIDFILE...]",
+    long_about = "Hold a self-daemonizing program in the foreground for a supervisor. catchd \
+becomes a child subreaper, runs PROGRAM, follows the daemon it leaves behind (verified \
+through --pidfile, or the process left under catchd), forwards signals to it, stops its \
+whole tree on TERM or INT, and ends as the daemon ended.",
+    after_long_help = "Exit status (run mode): the main process's code, or death by its signal \
+(128+N with --exit-128); 124 start-up timed out; 125 catchd's own error; 126 PROGRAM not \
+executable; 127 PROGRAM not found. Audit mode: 0 every file ok, 1 any other verdict, \
+2 a usage error or a file that cannot be read."
 )]
 pub struct Cli {
     /// Take the main process from this PID file once it names a live descendant

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod examples;
 mod notify;
 mod run_basic;
 mod run_pidfile;
