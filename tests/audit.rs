@@ -3,6 +3,8 @@
 //! `std::process::Command`, and kills them by their recorded PID when done.
 //! Nothing here sleeps to synchronise: `spawn` returns after the exec.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};

@@ -1,6 +1,8 @@
 //! catchd's integration tests: the built binary against real process trees
 //! made of the fake legacy daemons in `test-daemons/` (ARCHITECTURE §3).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
+
 mod support;
 
 mod examples;
