@@ -220,4 +220,36 @@ mod tests {
         assert!(parse_ready_fd("x").is_err());
         assert!(parse_ready_fd("999999").is_err());
     }
+
+    proptest::proptest! {
+        /// Any text: a value or one line naming the flag, never a panic;
+        /// an accepted value round-trips from whole milliseconds.
+        #[test]
+        fn durations_never_panic(text in ".{0,24}") {
+            match parse_duration("--stop-timeout", &text) {
+                Ok(d) => proptest::prop_assert!(d <= Duration::from_secs(365 * 24 * 3600)),
+                Err(e) => {
+                    let msg = e.to_string();
+                    proptest::prop_assert!(msg.starts_with("--stop-timeout: invalid duration"));
+                    proptest::prop_assert!(!msg.contains('\n'));
+                }
+            }
+        }
+
+        #[test]
+        fn whole_milliseconds_round_trip(ms in 0u64..10_000_000) {
+            proptest::prop_assert_eq!(
+                parse_duration("--x", &format!("{ms}ms")).ok(),
+                Some(Duration::from_millis(ms))
+            );
+        }
+
+        #[test]
+        fn signal_maps_never_panic(text in ".{0,24}") {
+            if let Ok((from, to)) = parse_signal_map(&text) {
+                proptest::prop_assert!(from.is_catchable());
+                proptest::prop_assert!(to.0 >= 1 && to.0 <= libc::SIGRTMAX());
+            }
+        }
+    }
 }

@@ -166,4 +166,19 @@ mod tests {
         assert!(Sig(libc::SIGHUP).is_forwardable());
         assert!(TERM.is_stop() && INT.is_stop() && !Sig(libc::SIGQUIT).is_stop());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_stays_in_range(text in ".{0,16}") {
+            if let Some(sig) = Sig::parse(&text) {
+                proptest::prop_assert!(sig.0 >= 1 && sig.0 <= libc::SIGRTMAX());
+            }
+        }
+
+        #[test]
+        fn every_number_is_accepted_in_range_only(n in -100i32..200) {
+            let valid = (1..=libc::SIGRTMAX()).contains(&n);
+            proptest::prop_assert_eq!(Sig::parse(&n.to_string()).is_some(), valid);
+        }
+    }
 }
