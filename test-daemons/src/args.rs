@@ -51,6 +51,9 @@ pub struct Config {
     pub launcher_sleep: Option<Duration>,
     pub launcher_exit: Option<i32>,
     pub orphans: u32,
+    /// `--orphans-on SIG`: make the `--orphans` round on each SIG (main
+    /// only) instead of once at start.
+    pub orphans_on: Option<i32>,
 }
 
 /// What the command line asks for.
@@ -68,7 +71,8 @@ usage: td-forker [--fork none|single|double] [--setsid] [--close-all-fds]
          [--workers N [--worker-setsid] [--worker-exit-after DUR]]
          [--ignore SIG]... [--exit-after DUR [--exit-code N | --die-by SIG]]
          [--fork-storm] [--handover-on SIG] [--launcher-sleep DUR]
-         [--launcher-exit N] [--orphans N] [--self-test] [--help]
+         [--launcher-exit N] [--orphans N [--orphans-on SIG]]
+         [--self-test] [--help]
 Reports events to the file named by $CATCHD_TD_REPORT (one line each).";
 
 /// Parse td-forker's arguments (without argv[0]).
@@ -182,6 +186,23 @@ fn validate(raw: Raw) -> Result<Config, String> {
             ));
         }
     }
+    if let Some(n) = raw.orphans_on {
+        needs(
+            raw.orphans.unwrap_or(0) == 0,
+            "--orphans-on",
+            "--orphans N with N > 0",
+        )?;
+        if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&n) || raw.handover_on == Some(n)
+        {
+            return Err(format!("--orphans-on: {} cannot be used", signal_name(n)));
+        }
+        if raw.ignore.contains(&n) || (n == libc::SIGTERM && has("--fork-storm")) {
+            return Err(format!(
+                "--orphans-on: {} is ignored, so it would never arrive",
+                signal_name(n)
+            ));
+        }
+    }
     Ok(Config {
         fork: raw.fork.unwrap_or(ForkMode::Double),
         setsid: has("--setsid"),
@@ -202,5 +223,6 @@ fn validate(raw: Raw) -> Result<Config, String> {
         launcher_sleep: raw.launcher_sleep,
         launcher_exit: raw.launcher_exit,
         orphans: raw.orphans.unwrap_or(0),
+        orphans_on: raw.orphans_on,
     })
 }

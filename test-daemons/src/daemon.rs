@@ -3,7 +3,8 @@
 //!
 //! Owns: each role's set-up order, its signal loop (record every signal;
 //! TERM/INT/QUIT end it), `--exit-after`/`--die-by`, `--worker-exit-after`,
-//! `--fork-storm`, `--handover-on` and `--orphans`.
+//! `--fork-storm`, `--handover-on` and `--orphans` (at start, or on each
+//! `--orphans-on` signal).
 //! Must not: poll. The loop blocks in sigwaitinfo, or in sigtimedwait only
 //! while a deadline is pending (exit-after, the next storm fork); an idle
 //! daemon never wakes up.
@@ -82,7 +83,7 @@ pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
         spawn_worker(cfg); // reaped on SIGCHLD like any child
     }
     report::ready(Role::Main);
-    if cfg.orphans > 0 {
+    if cfg.orphans > 0 && cfg.orphans_on.is_none() {
         make_orphans(cfg.orphans);
         report::orphans_done(cfg.orphans);
     }
@@ -252,6 +253,11 @@ impl Proc<'_> {
         let leader = matches!(self.role, Role::Main | Role::Successor);
         if leader && self.cfg.handover_on == Some(signo) {
             self.handover();
+            return;
+        }
+        if self.role == Role::Main && self.cfg.orphans_on == Some(signo) {
+            make_orphans(self.cfg.orphans);
+            report::orphans_done(self.cfg.orphans);
             return;
         }
         if self.role == Role::Storm && signo == libc::SIGTERM {

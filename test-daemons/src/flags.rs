@@ -27,6 +27,7 @@ pub const VALUE_FLAGS: &[&str] = &[
     "--launcher-sleep",
     "--launcher-exit",
     "--orphans",
+    "--orphans-on",
 ];
 
 pub const BOOL_FLAGS: &[&str] = &[
@@ -79,6 +80,7 @@ pub struct Raw {
     pub launcher_sleep: Option<Duration>,
     pub launcher_exit: Option<i32>,
     pub orphans: Option<u32>,
+    pub orphans_on: Option<i32>,
     pub bools: Vec<&'static str>,
 }
 
@@ -132,6 +134,7 @@ impl Raw {
             "--launcher-sleep" => once(&mut self.launcher_sleep, flag, dur()?),
             "--die-by" => once(&mut self.die_by, flag, sig()?),
             "--handover-on" => once(&mut self.handover_on, flag, sig()?),
+            "--orphans-on" => once(&mut self.orphans_on, flag, sig()?),
             "--ignore" => {
                 let n = sig()?;
                 if n == libc::SIGKILL || n == libc::SIGSTOP {

@@ -36,6 +36,8 @@ pub enum Role {
     Successor,
     OrphanParent,
     Orphan,
+    /// td-reaper with `--record-signals`.
+    Reaper,
 }
 
 impl Role {
@@ -49,6 +51,7 @@ impl Role {
             Role::Successor => "successor",
             Role::OrphanParent => "orphan-parent",
             Role::Orphan => "orphan",
+            Role::Reaper => "reaper",
         }
     }
 }

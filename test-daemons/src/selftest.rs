@@ -63,6 +63,10 @@ const REJECTED: &[(&str, &str)] = &[
     ("--handover-on TERM --fork-storm", "ignored"),
     ("--handover-on CHLD", "cannot be used"),
     ("--launcher-exit -1", "--launcher-exit"),
+    ("--orphans-on HUP", "--orphans N"),
+    ("--orphans 3 --orphans-on CHLD", "cannot be used"),
+    ("--orphans 3 --orphans-on HUP --ignore HUP", "ignored"),
+    ("--orphans 3 --orphans-on USR2 --handover-on USR2", "cannot be used"),
     ("--pidfile=", "empty"),
 ];
 
@@ -112,6 +116,11 @@ pub fn self_test() -> Result<(), String> {
     check(
         c.workers == 3 && c.worker_setsid && c.orphans == 4,
         "workers/orphans",
+    )?;
+    let c = config("--orphans 1000 --orphans-on HUP")?;
+    check(
+        c.orphans == 1000 && c.orphans_on == Some(libc::SIGHUP),
+        "orphans-on",
     )?;
     let c = config("--exit-after 50ms --die-by SIGQUIT --launcher-exit 0 --launcher-sleep 1m")?;
     check(

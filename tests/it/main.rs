@@ -6,6 +6,7 @@
 mod support;
 
 mod examples;
+mod faults;
 mod notify;
 mod run_basic;
 mod run_pidfile;

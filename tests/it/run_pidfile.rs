@@ -6,46 +6,6 @@ fn forker() -> String {
     td("td-forker").display().to_string()
 }
 
-/// An innocent process outside catchd's tree that records every signal.
-struct Innocent {
-    child: std::process::Child,
-    pid: i32,
-    report: Report,
-}
-
-impl Innocent {
-    fn start(dir: &TestDir) -> Innocent {
-        let report = Report {
-            path: dir.file("innocent-report"),
-        };
-        let child = std::process::Command::new(forker())
-            .args(["--fork", "none"])
-            .env("CATCHD_TD_REPORT", &report.path)
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        report.wait_for(&["ready", &format!("pid={pid}")]);
-        Innocent { child, pid, report }
-    }
-
-    fn assert_untouched(&self) {
-        assert!(alive(self.pid), "the innocent process died");
-        assert_eq!(
-            self.report.count(&["signal"]),
-            0,
-            "{:?}",
-            self.report.lines()
-        );
-    }
-}
-
-impl Drop for Innocent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// catchd with `--pidfile` over a daemon whose pidfile holds `content`:
 /// refused with a warning naming `needle`, then a full stop.
 fn refused(content: &str, needle: &str, innocent: Option<&Innocent>) {

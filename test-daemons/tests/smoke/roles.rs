@@ -209,6 +209,28 @@ fn orphans_are_reparented_and_exit_by_themselves() {
 }
 
 #[test]
+fn orphans_on_a_signal_come_in_rounds_and_none_at_start() {
+    let mut td = Td::new("orphans-on");
+    td.run(&["--orphans", "2", "--orphans-on", "HUP"]);
+    let main = td.first("ready", "main", |_| true).pid();
+    for round in 1..=2 {
+        signal(main, libc::SIGHUP);
+        td.at_least(round, "orphans-done", "");
+        td.at_least(2 * round, "ready", "orphan");
+    }
+    assert_eq!(
+        td.events()
+            .iter()
+            .filter(|e| e.is("ready", "orphan"))
+            .count(),
+        4,
+        "no round at start, one per HUP"
+    );
+    signal(main, TERM);
+    td.wait_reaper_exit();
+}
+
+#[test]
 fn fork_storm_keeps_forking_and_storm_children_replace_themselves_on_term() {
     let mut td = Td::new("storm");
     td.run(&["--fork-storm"]);

@@ -2,6 +2,7 @@
 //! observation, the daemons' report file, and a guard that SIGKILLs by
 //! recorded PID every process a test caused, even when it fails.
 
+pub mod innocent;
 pub mod procs;
 
 use std::io::{BufRead, BufReader};
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+pub use innocent::Innocent;
 pub use procs::{alive, wait_until};
 
 /// The default deadline for anything a test waits on.
@@ -98,6 +100,13 @@ impl Report {
         found.unwrap_or_default()
     }
 
+    /// Every live process that still carries this report file in its
+    /// environment: whatever a run left behind, reported or not (catchd
+    /// carries it too, so look once catchd has exited).
+    pub fn survivors(&self) -> Vec<i32> {
+        procs::with_env(&format!("CATCHD_TD_REPORT={}", self.path.display()))
+    }
+
     pub fn count(&self, words: &[&str]) -> usize {
         self.lines().iter().filter(|l| has_words(l, words)).count()
     }
@@ -138,6 +147,8 @@ pub struct Catchd {
     status: Option<ExitStatus>,
     reports: Vec<Report>,
     extra: Vec<i32>,
+    /// With `start_under`: `child` is catchd's parent, not catchd.
+    wrapped: bool,
 }
 
 impl Catchd {
@@ -147,12 +158,38 @@ impl Catchd {
 
     pub fn start_with(dir: &TestDir, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Catchd {
         let mut cmd = Command::new(catchd_bin());
-        cmd.args(args)
-            .env("CATCHD_TD_REPORT", &dir.report().path)
+        cmd.args(args);
+        tweak(&mut cmd);
+        Self::spawn(dir, cmd, false)
+    }
+
+    /// catchd as the child of `parent` (a program that runs the rest of
+    /// its command line as its child, e.g. `td-reaper --record-signals`).
+    /// `pid` is catchd's, read from its first log line (`catchd[PID]:`);
+    /// `wait_exit` and `try_wait` are about the parent.
+    pub fn start_under(dir: &TestDir, parent: &[&str], args: &[&str]) -> Catchd {
+        let mut cmd = Command::new(parent[0]);
+        cmd.args(&parent[1..]).arg(catchd_bin()).args(args);
+        let mut c = Self::spawn(dir, cmd, true);
+        let first = c.wait_log("catchd[");
+        c.pid = first
+            .strip_prefix("catchd[")
+            .and_then(|rest| rest.split(']').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no PID in catchd's first log line {first:?}"));
+        c
+    }
+
+    /// The PID of what the test spawned: catchd, or its parent.
+    pub fn spawned_pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn spawn(dir: &TestDir, mut cmd: Command, wrapped: bool) -> Catchd {
+        cmd.env("CATCHD_TD_REPORT", &dir.report().path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        tweak(&mut cmd);
         let mut child = cmd.spawn().expect("spawn catchd");
         let stderr = child.stderr.take().expect("stderr");
         let lines: Lines = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
@@ -174,6 +211,7 @@ impl Catchd {
             status: None,
             reports: vec![dir.report()],
             extra: Vec::new(),
+            wrapped,
         }
     }
 
@@ -199,6 +237,27 @@ impl Catchd {
             assert!(
                 !left.is_zero() && !got.1,
                 "catchd never logged {needle:?}; log:\n{}",
+                got.0.join("\n")
+            );
+            got = cv.wait_timeout(got, left).unwrap().0;
+        }
+    }
+
+    /// Wait until `n` stderr lines contain `needle`; return them all.
+    pub fn wait_log_count(&self, needle: &str, n: usize) -> Vec<String> {
+        let (lock, cv) = &*self.lines;
+        let deadline = Instant::now() + LIMIT;
+        let mut got = lock.lock().unwrap();
+        loop {
+            let found: Vec<String> = got.0.iter().filter(|l| l.contains(needle)).cloned().collect();
+            if found.len() >= n {
+                return found;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero() && !got.1,
+                "catchd logged {needle:?} {} time(s), not {n}; log:\n{}",
+                found.len(),
                 got.0.join("\n")
             );
             got = cv.wait_timeout(got, left).unwrap().0;
@@ -277,8 +336,13 @@ impl Drop for Catchd {
             }
             pids.is_empty()
         });
-        if self.try_wait().is_none() {
+        if self.wrapped && procs::alive(self.pid) {
             procs::kill(self.pid, libc::SIGKILL);
+            wait_until(LIMIT, || !procs::alive(self.pid));
+        }
+        if self.try_wait().is_none() {
+            // The spawned process: catchd, or its parent (by its handle).
+            let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }

@@ -44,6 +44,29 @@ pub fn children_of(ppid: i32) -> Vec<i32> {
     out
 }
 
+/// Every live process whose environment holds exactly `entry`
+/// (`NAME=value`): how a test finds what a run left behind, reported or
+/// not, without trusting PIDs that may have been recycled.
+pub fn with_env(entry: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for dirent in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = dirent
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if env.split(|&b| b == 0).any(|v| v == entry.as_bytes()) && alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 /// Every descendant of `root` (root excluded).
 pub fn descendants(root: i32) -> Vec<i32> {
     let mut out = Vec::new();
