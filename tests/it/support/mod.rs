@@ -159,8 +159,7 @@ impl Catchd {
     pub fn start_with(dir: &TestDir, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Catchd {
         let mut cmd = Command::new(catchd_bin());
         cmd.args(args);
-        tweak(&mut cmd);
-        Self::spawn(dir, cmd, false)
+        Self::spawn(dir, cmd, false, tweak)
     }
 
     /// catchd as the child of `parent` (a program that runs the rest of
@@ -170,7 +169,7 @@ impl Catchd {
     pub fn start_under(dir: &TestDir, parent: &[&str], args: &[&str]) -> Catchd {
         let mut cmd = Command::new(parent[0]);
         cmd.args(&parent[1..]).arg(catchd_bin()).args(args);
-        let mut c = Self::spawn(dir, cmd, true);
+        let mut c = Self::spawn(dir, cmd, true, |_| {});
         let first = c.wait_log("catchd[");
         c.pid = first
             .strip_prefix("catchd[")
@@ -185,20 +184,29 @@ impl Catchd {
         self.child.id() as i32
     }
 
-    fn spawn(dir: &TestDir, mut cmd: Command, wrapped: bool) -> Catchd {
+    fn spawn(
+        dir: &TestDir,
+        mut cmd: Command,
+        wrapped: bool,
+        tweak: impl FnOnce(&mut Command),
+    ) -> Catchd {
         cmd.env("CATCHD_TD_REPORT", &dir.report().path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        tweak(&mut cmd);
         let mut child = cmd.spawn().expect("spawn catchd");
-        let stderr = child.stderr.take().expect("stderr");
+        // None if `tweak` sent stderr elsewhere: then there are no lines.
+        let stderr = child.stderr.take();
         let lines: Lines = Arc::new((Mutex::new((Vec::new(), false)), Condvar::new()));
         let sink = lines.clone();
         std::thread::spawn(move || {
             let (lock, cv) = &*sink;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                lock.lock().unwrap().0.push(line);
-                cv.notify_all();
+            if let Some(stderr) = stderr {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    lock.lock().unwrap().0.push(line);
+                    cv.notify_all();
+                }
             }
             lock.lock().unwrap().1 = true;
             cv.notify_all();
