@@ -114,8 +114,13 @@ impl Loop<'_> {
         let mut received: Vec<Sig> = Vec::new();
         let mut rescan = true;
         loop {
-            if let Some(outcome) = self.turn(std::mem::take(&mut received), rescan)? {
-                return Ok(outcome);
+            // A wake-up that brought nothing (a directory event about another
+            // file) runs no turn: while SIGKILLing, every turn logs, and with
+            // the log in the pidfile's directory each line woke the loop again.
+            if rescan {
+                if let Some(outcome) = self.turn(std::mem::take(&mut received), rescan)? {
+                    return Ok(outcome);
+                }
             }
             let deadline = self.state.next_deadline();
             let main_fd = self.main_pidfd();
