@@ -7,6 +7,32 @@ use std::time::Instant;
 use super::{assert_nothing_left, forker};
 use crate::support::*;
 
+/// `td-forker --fork-storm` (the main ignores TERM, each storm child forks
+/// a replacement when TERMed) under `--stop-timeout 1s`, 20 times: catchd
+/// empties the tree every time and leaves no survivor.
+#[test]
+fn fork_storm_during_stop_leaves_no_survivor_in_20_runs() {
+    let f = forker();
+    for run in 0..20 {
+        let dir = TestDir::new("storm20");
+        let mut c = Catchd::start(&dir, &["--stop-timeout", "1s", "--", &f, "--fork-storm"]);
+        let report = dir.report();
+        assert!(
+            wait_until(LIMIT, || report.count(&["ready", "role=storm"]) >= 20),
+            "run {run}: the storm did not start: {}",
+            c.log()
+        );
+        c.signal(libc::SIGTERM);
+        let st = c.wait_exit();
+        // The main process ignores TERM: SIGKILL ends it, and catchd mirrors.
+        assert_eq!(signal_of(st), Some(libc::SIGKILL), "run {run}: {}", c.log());
+        c.wait_log("stop timeout passed: sending SIGKILL");
+        assert_nothing_left(&dir, &c);
+        let storm = report.count(&["ready", "role=storm"]);
+        eprintln!("run {run}: {storm} storm children, 0 survivors");
+    }
+}
+
 /// Regression (found by `pid_reuse`, which runs catchd with `-v` and its
 /// stderr in the pidfile's directory): while SIGKILLing, a wake-up for a
 /// directory event about another file ran a whole turn, i.e. one more round
