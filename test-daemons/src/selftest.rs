@@ -66,7 +66,10 @@ const REJECTED: &[(&str, &str)] = &[
     ("--orphans-on HUP", "--orphans N"),
     ("--orphans 3 --orphans-on CHLD", "cannot be used"),
     ("--orphans 3 --orphans-on HUP --ignore HUP", "ignored"),
-    ("--orphans 3 --orphans-on USR2 --handover-on USR2", "cannot be used"),
+    (
+        "--orphans 3 --orphans-on USR2 --handover-on USR2",
+        "cannot be used",
+    ),
     ("--pidfile=", "empty"),
 ];
 

@@ -123,7 +123,14 @@ fn pidfile_holding_binary_junk() {
 fn bytes(name: &str, content: &[u8], needle: &'static str) {
     let content = Content::Bytes(content.to_vec());
     let how = How::Rename;
-    hostile(name, Case { how, content, needle });
+    hostile(
+        name,
+        Case {
+            how,
+            content,
+            needle,
+        },
+    );
 }
 
 /// Put the hostile file at `pidfile`.

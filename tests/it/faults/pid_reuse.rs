@@ -26,7 +26,9 @@ struct Namespace {
 impl Namespace {
     /// The namespace's init: unshare's only child, by its host PID.
     fn init(&self) -> Option<i32> {
-        procs::children_of(self.unshare.id() as i32).first().copied()
+        procs::children_of(self.unshare.id() as i32)
+            .first()
+            .copied()
     }
 }
 
@@ -75,7 +77,10 @@ fn a_recycled_main_pid_is_never_signalled_and_the_audit_says_reused() {
     // The script is done and its init gone: so is everything it started.
     assert_eq!(ns.init(), None, "{context}");
     for report in ["report", "innocent-report"] {
-        let left = Report { path: dir.file(report) }.survivors();
+        let left = Report {
+            path: dir.file(report),
+        }
+        .survivors();
         assert!(left.is_empty(), "{report}: {left:?} survived the namespace");
     }
 
@@ -109,7 +114,11 @@ fn a_recycled_main_pid_is_never_signalled_and_the_audit_says_reused() {
     let to_old: Vec<&str> = after
         .lines()
         .filter(|l| l.ends_with(&format!(" PID {old}")))
-        .filter(|l| ["sent ", "forwarding ", "delivering "].iter().any(|w| l.contains(w)))
+        .filter(|l| {
+            ["sent ", "forwarding ", "delivering "]
+                .iter()
+                .any(|w| l.contains(w))
+        })
         .collect();
     assert!(to_old.is_empty(), "{to_old:?}\n{context}");
     assert!(after.contains("sending SIGKILL to PID(s)"), "{context}");

@@ -39,7 +39,11 @@ impl Innocent {
 
     pub fn assert_untouched(&self) {
         assert!(alive(self.pid), "the innocent process {} died", self.pid);
-        assert_eq!(self.signals(), Vec::<String>::new(), "the innocent was signalled");
+        assert_eq!(
+            self.signals(),
+            Vec::<String>::new(),
+            "the innocent was signalled"
+        );
     }
 }
 
