@@ -1,1 +1,43 @@
-//! killed
+//! catchd itself SIGKILLed (issue 6.7; README "Limitations"): SIGKILL
+//! cannot be caught and a subreaper cannot bequeath its children, so the
+//! daemon survives, re-parented out of catchd's tree. Only `--contain` (a
+//! PID namespace that dies with catchd) prevents that. The test shows what
+//! survives, then cleans it up by recorded PID.
+
+use super::{assert_nothing_left, forker};
+use crate::support::*;
+
+#[test]
+fn sigkill_to_catchd_leaves_the_daemon_running_outside_its_tree() {
+    let dir = TestDir::new("catchd-killed");
+    let f = forker();
+    let mut c = Catchd::start(&dir, &["--", &f, "--setsid", "--workers", "1"]);
+    let report = dir.report();
+    let main = field(&report.wait_for(&["ready", "role=main"]), "pid").unwrap();
+    let worker = field(&report.wait_for(&["ready", "role=worker"]), "pid").unwrap();
+    c.wait_log("ready: main process PID");
+    assert_eq!(procs::stat(main).map(|s| s.1), Some(c.pid));
+
+    c.signal(libc::SIGKILL);
+    assert_eq!(signal_of(c.wait_exit()), Some(libc::SIGKILL));
+
+    // What survives: the whole daemon, the main process now a child of
+    // init (or of the nearest subreaper above catchd), its worker still
+    // its child. Nobody signalled them, and nobody will stop them.
+    let mut survivors = report.survivors();
+    survivors.sort();
+    let mut expected = vec![main, worker];
+    expected.sort();
+    assert_eq!(survivors, expected, "{:?}", report.lines());
+    let parent = procs::stat(main).map(|s| s.1).unwrap();
+    assert_ne!(parent, c.pid, "re-parented away from the dead catchd");
+    assert_eq!(procs::stat(worker).map(|s| s.1), Some(main));
+    assert_eq!(report.count(&["signal"]), 0, "{:?}", report.lines());
+
+    // Clean up by recorded PID.
+    for pid in [main, worker] {
+        procs::kill(pid, libc::SIGKILL);
+    }
+    assert!(wait_until(LIMIT, || !alive(main) && !alive(worker)));
+    assert_nothing_left(&dir, &c);
+}
