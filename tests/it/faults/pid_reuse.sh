@@ -38,7 +38,7 @@ state() { sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/nu
 stopped() { [ "$(state "$1")" = T ]; }
 ready_pid() { sed -n "s/^ready pid=\([0-9]*\) .*role=$1\$/\1/p" "$D/report" | head -n 1; }
 
-CATCHD_TD_REPORT=$D/report "$CATCHD" -v --pidfile "$D/d.pid" --stop-timeout 3s \
+CATCHD_TD_REPORT=$D/report "$CATCHD" -v --pidfile "$D/d.pid" --stop-timeout 5s \
     -- "$TD" --fork double --workers 1 --ignore TERM 2> "$D/catchd.log" &
 C=$!
 fact "catchd=$C"

@@ -75,7 +75,7 @@ fn kill_rounds_with_log_in_pidfile_dir(run: usize) {
     let rounds = text.matches("sending SIGKILL to").count();
     // One round at the timeout, one per event that changed something (an
     // exit) and one per 50 ms rescan; not one per line catchd logs.
-    let bound = 4 + took.as_millis() as usize / 50;
+    let bound = 8 + took.as_millis() as usize / 50;
     assert!(
         rounds <= bound,
         "run {run}: {rounds} SIGKILL rounds in {took:?} (bound {bound}):\n{text}"
