@@ -2,7 +2,8 @@
 //! cannot be caught and a subreaper cannot bequeath its children, so the
 //! daemon survives, re-parented out of catchd's tree. Only `--contain` (a
 //! PID namespace that dies with catchd) prevents that. The test shows what
-//! survives, then cleans it up by recorded PID.
+//! survives, that a new catchd for the same pidfile refuses to start a
+//! second copy (SPEC §1.1.7), then cleans up by recorded PID.
 
 use super::{assert_nothing_left, forker};
 use crate::support::*;
@@ -11,7 +12,13 @@ use crate::support::*;
 fn sigkill_to_catchd_leaves_the_daemon_running_outside_its_tree() {
     let dir = TestDir::new("catchd-killed");
     let f = forker();
-    let mut c = Catchd::start(&dir, &["--", &f, "--setsid", "--workers", "1"]);
+    let p = dir.file("d.pid").display().to_string();
+    #[rustfmt::skip]
+    let args = [
+        "--pidfile", &p, "--",
+        &f, "--pidfile", &p, "--setsid", "--workers", "1",
+    ];
+    let mut c = Catchd::start(&dir, &args);
     let report = dir.report();
     let main = field(&report.wait_for(&["ready", "role=main"]), "pid").unwrap();
     let worker = field(&report.wait_for(&["ready", "role=worker"]), "pid").unwrap();
@@ -32,6 +39,17 @@ fn sigkill_to_catchd_leaves_the_daemon_running_outside_its_tree() {
     let parent = procs::stat(main).map(|s| s.1).unwrap();
     assert_ne!(parent, c.pid, "re-parented away from the dead catchd");
     assert_eq!(procs::stat(worker).map(|s| s.1), Some(main));
+    assert_eq!(report.count(&["signal"]), 0, "{:?}", report.lines());
+
+    // The supervisor restarts catchd: it names the orphan and exits 125
+    // rather than start a second copy beside it (or adopt, or kill it).
+    let mut again = Catchd::start(&dir, &args);
+    assert_eq!(code(again.wait_exit()), Some(125), "{}", again.log());
+    again.wait_log(&format!(
+        "a previous instance is still running: PID {main} "
+    ));
+    assert_eq!(report.count(&["start"]), 1, "nothing was launched");
+    assert!(alive(main) && alive(worker));
     assert_eq!(report.count(&["signal"]), 0, "{:?}", report.lines());
 
     // Clean up by recorded PID.
