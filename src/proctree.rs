@@ -20,6 +20,9 @@ pub struct Proc {
     pub starttime: u64,
     pub comm: String,
     pub zombie: bool,
+    /// With `--contain`: the PID inside catchd's PID namespace (the last
+    /// `NSpid` field), which is what the daemon writes in its pidfile.
+    pub nspid: Option<i32>,
 }
 
 /// The descendants of one root, root excluded, parents before children.
@@ -63,6 +66,7 @@ pub fn stat(pid: i32) -> Option<Proc> {
         starttime: stat.starttime,
         comm: stat.comm,
         zombie: stat.state == 'Z' || stat.state == 'X',
+        nspid: None,
     })
 }
 
@@ -82,6 +86,24 @@ fn children(pid: i32) -> Vec<i32> {
         }
     }
     out
+}
+
+/// Fill in every process's namespace-local PID (`--contain` only: one
+/// more /proc read per process).
+pub fn fill_nspids(tree: &mut Tree) {
+    for p in &mut tree.procs {
+        p.nspid = procfs::process::Process::new(p.pid)
+            .and_then(|proc| proc.status())
+            .ok()
+            .and_then(|st| st.nspid?.last().copied());
+    }
+}
+
+impl Tree {
+    /// The process whose namespace-local PID is `nspid`.
+    pub fn by_nspid(&self, nspid: i32) -> Option<&Proc> {
+        self.procs.iter().find(|p| p.nspid == Some(nspid))
+    }
 }
 
 /// Whether `pid` descends from `root`, following ppid links upward: the
@@ -168,6 +190,7 @@ mod tests {
             starttime,
             comm: format!("p{pid}"),
             zombie: false,
+            nspid: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod contain;
 mod examples;
 mod notify;
 mod run_basic;

@@ -137,7 +137,6 @@ fn pidfile_naming_catchd_itself_is_refused() {
     c.wait_exit();
 }
 
-#[test]
 fn pidfile_written_after_the_launcher_exited_is_picked_up() {
     let dir = TestDir::new("late");
     let f = forker();
@@ -160,13 +159,12 @@ fn pidfile_written_after_the_launcher_exited_is_picked_up() {
     let main = field(&dir.report().wait_for(&["ready", "role=main"]), "pid").unwrap();
     c.wait_log("launcher PID");
     let line = c.wait_log("from the pidfile");
-    assert!(line.contains(&format!("PID {main} ")), "{line}");
+    assert!(line.contains(&format!("PID {} ", c.host(main))), "{line}");
     c.wait_log("ready: main process PID");
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
 }
 
-#[test]
 fn handover_to_a_forked_successor_is_followed() {
     let dir = TestDir::new("handover");
     let f = forker();
@@ -189,9 +187,9 @@ fn handover_to_a_forked_successor_is_followed() {
     c.wait_log("ready: main process PID");
     c.signal(libc::SIGUSR2);
     let new = field(&report.wait_for(&["ready", "role=successor"]), "pid").unwrap();
-    let line = c.wait_log(&format!("PID {new} "));
+    let line = c.wait_log(&format!("PID {} ", c.host(new)));
     assert!(line.contains("main process"), "{line}");
-    assert!(wait_until(LIMIT, || !alive(old)));
+    assert!(wait_until(LIMIT, || !c.reported_alive(old)));
     assert!(
         c.running(),
         "catchd must keep running after a handover:\n{}",
@@ -204,10 +202,9 @@ fn handover_to_a_forked_successor_is_followed() {
         "{:?}",
         report.lines()
     );
-    assert!(!alive(new));
+    assert!(!c.reported_alive(new));
 }
 
-#[test]
 fn start_timeout_stops_a_launcher_that_never_finishes() {
     let dir = TestDir::new("start-timeout");
     let f = forker();
@@ -230,5 +227,11 @@ fn start_timeout_stops_a_launcher_that_never_finishes() {
     let launcher = field(&dir.report().wait_for(&["start", "role=launcher"]), "pid").unwrap();
     let st = c.wait_exit();
     assert_eq!(code(st), Some(124), "{}", c.log());
-    assert!(!alive(launcher));
+    assert!(!c.reported_alive(launcher));
 }
+
+crate::both_modes!(
+    pidfile_written_after_the_launcher_exited_is_picked_up,
+    handover_to_a_forked_successor_is_followed,
+    start_timeout_stops_a_launcher_that_never_finishes,
+);
