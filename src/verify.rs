@@ -46,6 +46,9 @@ pub fn judge(
         Ok(Found::Symlink) => {
             return Check::Refused("is a symlink; catchd does not follow it".into())
         }
+        // Created and not written yet: nginx opens its pidfile with
+        // O_TRUNC, then writes, and the directory event comes in between.
+        Ok(Found::Bytes(b)) if b.is_empty() => return Check::Missing,
         Ok(Found::Bytes(b)) => b,
         Err(e) => return Check::Refused(format!("cannot be read: {e}")),
     };
@@ -122,6 +125,11 @@ mod tests {
             Check::Stale(_)
         ));
         assert_eq!(judge(Ok(Found::Missing), &t, 10, outsider), Check::Missing);
+    }
+
+    #[test]
+    fn regression_5_an_empty_pidfile_is_one_not_written_yet() {
+        assert_eq!(judge(bytes(b""), &tree(), 10, outsider), Check::Missing);
     }
 
     #[test]
