@@ -4,6 +4,7 @@
 mod support;
 
 mod notify;
+mod real;
 mod run_basic;
 mod run_pidfile;
 mod run_signals;
