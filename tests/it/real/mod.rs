@@ -10,6 +10,7 @@
 //! process a test has seen is recorded by (PID, start time) and SIGKILLed
 //! at the end if it is still there, even when the test fails.
 
+mod backend;
 mod memcached;
 mod nginx;
 mod redis;

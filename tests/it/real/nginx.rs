@@ -2,13 +2,10 @@
 //! reload on HUP, graceful stop through `--signal-map TERM:QUIT`, the
 //! master SIGKILLed, and the binary upgrade (USR2, WINCH, QUIT).
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
 
+use super::backend::{slow_upstream, FIRST, SECOND};
 use super::*;
 
 /// One private nginx: everything under the test directory, no /etc, /var.
@@ -155,62 +152,6 @@ fn nginx_is_held_serves_and_reloads_on_hup() {
     c.wait_log("every process has exited; exiting with status 0");
     c.assert_all_gone();
     assert!(!c.log().contains("SIGKILL"), "{}", c.log());
-}
-
-/// A backend that sends half its answer, then waits for the test's word.
-struct SlowUpstream {
-    port: u16,
-    accepted: mpsc::Receiver<()>,
-    release: mpsc::Sender<()>,
-}
-
-const FIRST: &str = "first half\n";
-const SECOND: &str = "second half\n";
-
-fn slow_upstream() -> SlowUpstream {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-    let port = listener.local_addr().expect("upstream addr").port();
-    let (accepted_tx, accepted) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel::<()>();
-    listener.set_nonblocking(true).expect("nonblocking");
-    thread::spawn(move || {
-        let deadline = Instant::now() + LIMIT;
-        let mut conn = loop {
-            match listener.accept() {
-                Ok((conn, _)) => break conn,
-                Err(_) if Instant::now() < deadline => {
-                    thread::sleep(Duration::from_millis(10)); // accept's poll interval
-                }
-                Err(_) => return,
-            }
-        };
-        conn.set_nonblocking(false).expect("blocking");
-        conn.set_read_timeout(Some(LIMIT)).expect("timeout");
-        let mut request = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-            match conn.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => request.extend_from_slice(&buf[..n]),
-            }
-        }
-        let head = format!(
-            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{FIRST}",
-            FIRST.len() + SECOND.len()
-        );
-        if conn.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        let _ = accepted_tx.send(());
-        if release_rx.recv_timeout(LIMIT * 3).is_ok() {
-            let _ = conn.write_all(SECOND.as_bytes());
-        }
-    });
-    SlowUpstream {
-        port,
-        accepted,
-        release,
-    }
 }
 
 #[test]
