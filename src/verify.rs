@@ -49,6 +49,9 @@ pub fn judge(
         Ok(Found::Symlink) => {
             return Check::Refused("is a symlink; catchd does not follow it".into())
         }
+        // Created and not written yet: nginx opens its pidfile with
+        // O_TRUNC, then writes, and the directory event comes in between.
+        Ok(Found::Bytes(b)) if b.is_empty() => return Check::Missing,
         Ok(Found::Bytes(b)) => b,
         Err(e) => return Check::Refused(format!("cannot be read: {e}")),
     };
@@ -160,6 +163,11 @@ mod tests {
             judge(bytes(b"50\n"), &t, 10, true, outsider),
             Check::Stale(_)
         ));
+    }
+
+    #[test]
+    fn regression_5_an_empty_pidfile_is_one_not_written_yet() {
+        assert_eq!(judge(bytes(b""), &tree(), 10, outsider), Check::Missing);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod support;
 mod contain;
 mod examples;
 mod notify;
+mod real;
 mod run_basic;
 mod run_pidfile;
 mod run_signals;

@@ -130,8 +130,8 @@ fn pidfile_naming_catchd_itself_is_refused() {
             &script,
         ],
     );
-    // The shell creates the file before it writes it: an "empty" refusal
-    // may come first.
+    // The shell creates the file before it writes it: the empty file is
+    // one not written yet, refused only once it names catchd.
     c.wait_log("which is catchd itself");
     c.signal(libc::SIGTERM);
     c.wait_exit();
