@@ -167,7 +167,10 @@ mod tests {
 
     #[test]
     fn regression_5_an_empty_pidfile_is_one_not_written_yet() {
-        assert_eq!(judge(bytes(b""), &tree(), 10, outsider), Check::Missing);
+        assert_eq!(
+            judge(bytes(b""), &tree(), 10, false, outsider),
+            Check::Missing
+        );
     }
 
     #[test]
