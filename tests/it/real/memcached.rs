@@ -95,3 +95,18 @@ fn memcached_killed_makes_catchd_die_by_sigkill() {
     c.wait_log("ending by SIGKILL, as the main process did");
     c.assert_all_gone();
 }
+
+#[test]
+fn memcached_under_contain_answers_and_stops_clean() {
+    let Some(mc) = Memcached::new("memcached_under_contain_answers_and_stops_clean") else {
+        return;
+    };
+    let mut c = mc.hold(&["--contain"]);
+    let main = c.ready();
+    assert!(is_descendant(main, c.pid), "{}", c.log());
+    assert_eq!(procs::nspid(main), pidfile_pid(&mc.pidfile()));
+    mc.wait_version();
+    c.signal(libc::SIGTERM);
+    c.assert_exit_code(0);
+    c.assert_all_gone();
+}

@@ -293,3 +293,23 @@ fn nginx_binary_upgrade_hands_over_to_the_new_master() {
     c.assert_all_gone();
     assert!(ng.get("/").is_err(), "still serving after the stop");
 }
+
+#[test]
+fn nginx_under_contain_serves_and_stops_clean() {
+    let Some(ng) = Nginx::new("nginx_under_contain_serves_and_stops_clean") else {
+        return;
+    };
+    ng.write_conf("contained", None);
+    let mut c = ng.hold(&["--contain"]);
+    let master = c.ready();
+    assert!(is_descendant(master, c.pid), "{}", c.log());
+    // nginx wrote its namespace-local PID; catchd translated it.
+    let in_ns = pidfile_pid(&ng.pidfile()).unwrap();
+    assert_eq!(procs::nspid(master), Some(in_ns));
+    assert_ne!(in_ns, master);
+    ng.wait_body("contained");
+    c.record();
+    c.signal(libc::SIGTERM);
+    c.assert_exit_code(0);
+    c.assert_all_gone();
+}
