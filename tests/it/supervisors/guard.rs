@@ -1,15 +1,14 @@
 //! The supervisors tests' clean-up: a private directory, the long-running
-//! processes a test started in it, and SIGKILL by recorded PID and start
-//! time for everything the test caused, supervisors first so that nothing
-//! is restarted meanwhile, even when the test fails.
+//! processes a test started in it, and SIGKILL by recorded PID for
+//! everything the test caused, even when it fails.
 
+use super::{comm, SLOW};
 use crate::support::{procs, Report, TestDir};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 /// A private directory, the supervisor processes started in it, and the
-/// clean-up: SIGKILL by recorded PID (and start time) for everything the
-/// test caused, supervisors first so that nothing is restarted.
+/// clean-up on drop.
 pub struct Guard {
     pub dir: TestDir,
     roots: Vec<Child>,
@@ -84,31 +83,59 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// Every process this test caused that is still alive (not a zombie):
+    /// the supervisors' descendants, what the daemons reported (still
+    /// named td-*), and what the test recorded (same start time).
+    fn leftovers(&self, running: &[i32]) -> Vec<i32> {
+        let mut pids: Vec<i32> = running
+            .iter()
+            .flat_map(|&r| procs::descendants(r))
+            .collect();
+        pids.extend(self.report().pids().into_iter().filter(|&pid| {
+            procs::stat(pid).is_some_and(|(_, _, _, comm)| comm.starts_with("td-"))
+        }));
+        pids.extend(
+            self.recorded
+                .iter()
+                .filter(|&&(pid, start)| procs::stat(pid).is_some_and(|s| s.2 == start))
+                .map(|&(pid, _)| pid),
+        );
+        pids.retain(|&p| procs::alive(p));
+        pids.sort();
+        pids.dedup();
+        pids
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
-        let mut victims = self.recorded.clone();
-        for root in &self.roots {
-            for pid in procs::descendants(root.id() as i32) {
-                if let Some((_, _, start, _)) = procs::stat(pid) {
-                    victims.push((pid, start));
-                }
+        // Freeze the supervisors (nothing is restarted, and what they
+        // started stays their descendant), then SIGKILL in rounds until
+        // nothing is left, catchd last: while catchd lives it is the
+        // subreaper, so a process forked meanwhile is found next round.
+        let mut running = Vec::new();
+        for root in &mut self.roots {
+            if matches!(root.try_wait(), Ok(None)) {
+                running.push(root.id() as i32);
+                procs::kill(root.id() as i32, libc::SIGSTOP);
             }
         }
-        for pid in self.report().pids() {
-            if let Some((_, _, start, comm)) = procs::stat(pid) {
-                if comm.starts_with("td-") {
-                    victims.push((pid, start));
-                }
+        procs::wait_until(SLOW, || {
+            let pids = self.leftovers(&running);
+            let daemons: Vec<i32> = pids
+                .iter()
+                .copied()
+                .filter(|&p| comm(p) != "catchd")
+                .collect();
+            for &pid in if daemons.is_empty() { &pids } else { &daemons } {
+                procs::kill(pid, libc::SIGKILL);
             }
-        }
+            pids.is_empty()
+        });
         for root in &mut self.roots {
             let _ = root.kill();
             let _ = root.wait();
-        }
-        for (pid, start) in victims {
-            if procs::stat(pid).is_some_and(|s| s.2 == start) {
-                procs::kill(pid, libc::SIGKILL);
-            }
         }
         if std::thread::panicking() {
             eprintln!("kept {} for inspection", self.dir.path.display());
