@@ -119,26 +119,22 @@ fn unshare_works(unshare: &Path) -> bool {
     code == Some(0)
 }
 
-#[test]
-fn the_container_entrypoint_works_as_pid_1_of_a_pid_namespace() {
-    let Some(bins) = require("container as PID 1", &["unshare"], "util-linux") else {
-        return;
-    };
+/// The example's ENTRYPOINT + CMD as PID 1 of a new PID namespace, with
+/// `daemon_args` for the daemon: (root index, catchd's host PID, the
+/// daemon's report). `None` where PID namespaces are not permitted.
+fn start_as_pid1(g: &mut Guard, daemon_args: &str) -> Option<(usize, i32, Report)> {
+    let bins = require("container as PID 1", &["unshare"], "util-linux")?;
     if !unshare_works(&bins[0]) {
         eprintln!("skipping container as PID 1: unshare --pid --mount-proc is not permitted here");
-        return;
+        return None;
     }
-    let mut g = Guard::new("container-pid1");
     // PIDs inside the namespace mean nothing outside: the daemon reports
     // to a file the guard does not read, and the test finds catchd by its
     // host PID (unshare's only child).
-    let (pidfile, report) = (
-        g.path("legacyd.pid"),
-        Report {
-            path: g.path("ns-report"),
-        },
-    );
-    let cmd = argv(&pidfile, &report.path, &daemon_args(&pidfile));
+    let report = Report {
+        path: g.path("ns-report"),
+    };
+    let cmd = argv(&g.path("legacyd.pid"), &report.path, daemon_args);
     let root = g.spawn(
         "unshare",
         Command::new(&bins[0])
@@ -152,13 +148,21 @@ fn the_container_entrypoint_works_as_pid_1_of_a_pid_namespace() {
     })
     .unwrap_or_else(|| panic!("catchd never started\n{}", g.diag()));
     g.record(catchd);
-    assert_eq!(
-        procs::status_field(catchd, "NSpid")
-            .as_deref()
-            .map(|s| s.ends_with("\t1")),
-        Some(true),
-        "catchd is not PID 1 of its namespace"
+    let nspid = procs::status_field(catchd, "NSpid").unwrap_or_default();
+    assert!(
+        nspid.ends_with("\t1"),
+        "catchd is not PID 1 of its namespace: {nspid}"
     );
+    Some((root, catchd, report))
+}
+
+#[test]
+fn the_container_entrypoint_works_as_pid_1_of_a_pid_namespace() {
+    let mut g = Guard::new("container-pid1");
+    let pidfile = g.path("legacyd.pid");
+    let Some((root, catchd, report)) = start_as_pid1(&mut g, &daemon_args(&pidfile)) else {
+        return;
+    };
     let main = nth_main(&report, 1); // a namespace PID
     pidfile_names(&g, &pidfile, main);
     orphans_reaped(&g, &report, catchd);
@@ -166,15 +170,34 @@ fn the_container_entrypoint_works_as_pid_1_of_a_pid_namespace() {
     // blocked-and-read signal: catchd must still see it and stop.
     let st = docker_stop(&mut g, root, catchd);
     assert_eq!(st.code(), Some(0), "{}", g.diag());
-    assert_eq!(
-        report.count(&["signal", "15", "role=main"]),
-        1,
-        "{}",
-        g.diag()
+    let count = |words: &[&str]| report.count(words);
+    assert_eq!(count(&["signal", "15", "role=main"]), 1, "{}", g.diag());
+    assert_eq!(count(&["exit", "role=main", "code=0"]), 1, "{}", g.diag());
+}
+
+#[test]
+fn as_pid_1_a_daemon_killed_by_a_signal_gives_the_container_128_plus_n() {
+    // PID 1 cannot kill itself with a signal: catchd's fallback is
+    // 128 + N, which is what a runtime reports for a death by signal N.
+    let mut g = Guard::new("container-pid1-sig");
+    let args = format!(
+        "--fork double --setsid --pidfile {} --exit-after 300ms --die-by TERM",
+        g.path("legacyd.pid").display()
     );
+    let Some((root, _, _)) = start_as_pid1(&mut g, &args) else {
+        return;
+    };
+    let mut status = None;
+    let done = procs::wait_until(SLOW, || {
+        status = g.exited(root);
+        status.is_some()
+    });
+    assert!(done, "catchd never ended\n{}", g.diag());
+    // unshare exits with catchd's code (it would die by the signal had
+    // catchd died by it).
     assert_eq!(
-        report.count(&["exit", "role=main", "code=0"]),
-        1,
+        status.unwrap().code(),
+        Some(128 + libc::SIGTERM),
         "{}",
         g.diag()
     );
