@@ -13,3 +13,4 @@ mod run_basic;
 mod run_pidfile;
 mod run_signals;
 mod run_stop;
+mod supervisors;
