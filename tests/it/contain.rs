@@ -3,10 +3,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 /// A double-forking daemon with workers; returns catchd and a snapshot of
 /// the daemon's processes (host PIDs) once everything is up.
 fn start(dir: &TestDir, contain: bool) -> (Catchd, Vec<(i32, u64)>) {

@@ -3,10 +3,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 fn double_forking_fd_closing_daemon_is_held_and_its_exit_code_mirrored() {
     let dir = TestDir::new("held-exit7");
     let f = forker();

@@ -2,10 +2,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 /// An innocent process outside catchd's tree that records every signal.
 struct Innocent {
     child: std::process::Child,

@@ -2,10 +2,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 fn signals_reach_the_main_process_in_order() {
     let dir = TestDir::new("forward");
     let f = forker();

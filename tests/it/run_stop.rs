@@ -2,10 +2,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 /// Nothing of the daemon is left: no process of the snapshot taken while
 /// it ran, and (without `--contain`, where the numbers are the host's) no
 /// process it ever reported.

@@ -364,3 +364,8 @@ pub fn code(st: ExitStatus) -> Option<i32> {
 pub fn signal_of(st: ExitStatus) -> Option<i32> {
     std::os::unix::process::ExitStatusExt::signal(&st)
 }
+
+/// The path of td-forker, the configurable fake legacy daemon.
+pub fn forker() -> String {
+    td("td-forker").display().to_string()
+}
