@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod clock;
 mod config;
+mod contain;
 mod error;
 mod exit;
 mod holdpipe;
@@ -39,6 +40,10 @@ use crate::error::Mode;
 
 fn main() -> ExitCode {
     let argv: Vec<_> = std::env::args_os().collect();
+    // catchd re-executed as the init of a --contain PID namespace.
+    if argv.get(1).is_some_and(|a| a == contain::INIT_FLAG) {
+        return contain::init_main(&argv);
+    }
     let audit = argv.iter().any(|a| a == "--pidfile-check");
     let mode = if audit { Mode::Audit } else { Mode::Run };
     let cli = match cli::Cli::try_parse_from(&argv) {

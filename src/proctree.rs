@@ -20,6 +20,9 @@ pub struct Proc {
     pub starttime: u64,
     pub comm: String,
     pub zombie: bool,
+    /// With `--contain`: the PID inside catchd's PID namespace (the last
+    /// `NSpid` field), which is what the daemon writes in its pidfile.
+    pub nspid: Option<i32>,
 }
 
 /// The descendants of one root, root excluded, parents before children.
@@ -63,6 +66,7 @@ pub fn stat(pid: i32) -> Option<Proc> {
         starttime: stat.starttime,
         comm: stat.comm,
         zombie: stat.state == 'Z' || stat.state == 'X',
+        nspid: None,
     })
 }
 
@@ -82,6 +86,24 @@ fn children(pid: i32) -> Vec<i32> {
         }
     }
     out
+}
+
+/// Fill in every process's namespace-local PID (`--contain` only: one
+/// more /proc read per process).
+pub fn fill_nspids(tree: &mut Tree) {
+    for p in &mut tree.procs {
+        p.nspid = procfs::process::Process::new(p.pid)
+            .and_then(|proc| proc.status())
+            .ok()
+            .and_then(|st| st.nspid?.last().copied());
+    }
+}
+
+impl Tree {
+    /// The process whose namespace-local PID is `nspid`.
+    pub fn by_nspid(&self, nspid: i32) -> Option<&Proc> {
+        self.procs.iter().find(|p| p.nspid == Some(nspid))
+    }
 }
 
 /// Whether `pid` descends from `root`, following ppid links upward: the
@@ -109,20 +131,50 @@ pub fn scan(root: i32, use_children_files: bool) -> Tree {
     if !use_children_files {
         return scan_by_ppid(root);
     }
+    walk(root, children, stat)
+}
+
+/// At most this many passes over `root`'s children per scan: later
+/// arrivals are the next scan's.
+const PASSES: usize = 16;
+
+/// The walk itself, over any source of children lists and stats (the
+/// tests hand in a /proc that changes mid-walk).
+///
+/// A process that exits during the walk hands its children to `root`, the
+/// subreaper. One re-parented after its old parent's list was read, but
+/// before `root`'s list was, is in neither list: without another look, a
+/// live main process would seem gone when its launcher exits mid-scan
+/// (nginx's launcher exits after the master wrote the pidfile). Such
+/// processes can only have moved to `root`, so `root`'s list is read again
+/// until a pass finds nobody new.
+fn walk(
+    root: i32,
+    mut children: impl FnMut(i32) -> Vec<i32>,
+    mut stat: impl FnMut(i32) -> Option<Proc>,
+) -> Tree {
     let mut procs = Vec::new();
     let mut seen = HashSet::new();
-    let mut stack = vec![root];
-    while let Some(parent) = stack.pop() {
-        for kid in children(parent) {
-            if !seen.insert(kid) {
-                continue;
+    for _ in 0..PASSES {
+        let before = procs.len();
+        let mut stack = vec![root];
+        while let Some(parent) = stack.pop() {
+            for kid in children(parent) {
+                if seen.contains(&kid) {
+                    continue;
+                }
+                // The child may have exited, or been re-parented, since the
+                // children file was read: trust only a consistent stat. A
+                // re-parented one is met again under its new parent.
+                if let Some(p) = stat(kid).filter(|p| p.ppid == parent) {
+                    seen.insert(kid);
+                    stack.push(p.pid);
+                    procs.push(p);
+                }
             }
-            // The child may have exited, or been re-parented, since the
-            // children file was read: trust only a consistent stat.
-            if let Some(p) = stat(kid).filter(|p| p.ppid == parent) {
-                stack.push(p.pid);
-                procs.push(p);
-            }
+        }
+        if procs.len() == before {
+            break;
         }
     }
     Tree { procs }
@@ -168,6 +220,7 @@ mod tests {
             starttime,
             comm: format!("p{pid}"),
             zombie: false,
+            nspid: None,
         }
     }
 
@@ -226,5 +279,51 @@ mod tests {
             assert_eq!(gc.ppid, child.id() as i32);
             assert!(tree.get(child.id() as i32).is_some());
         }
+    }
+
+    #[test]
+    fn regression_5_launcher_exit_mid_scan_hides_the_main_process() {
+        // catchd (1) → launcher (10) → main (11). The launcher exits after
+        // catchd's list was read and before its own was: the main process
+        // moves to catchd's list, and is in neither list the walk read.
+        let mut reads_of_root = 0;
+        let children = |pid: i32| match pid {
+            1 => {
+                reads_of_root += 1;
+                if reads_of_root == 1 {
+                    vec![10]
+                } else {
+                    vec![10, 11]
+                }
+            }
+            _ => Vec::new(),
+        };
+        let stat = |pid: i32| {
+            let mut proc = p(pid, 1, pid as u64);
+            proc.zombie = pid == 10;
+            Some(proc)
+        };
+        let tree = walk(1, children, stat);
+        assert!(tree.is_live(11, 11), "{tree:?}");
+        assert_eq!(tree.procs.len(), 2);
+    }
+
+    #[test]
+    fn a_child_re_parented_mid_walk_is_met_under_its_new_parent() {
+        // 10 lists 11, but by the time 11 is read its parent is catchd (1).
+        let mut moved = false;
+        let children = |pid: i32| match pid {
+            1 if moved => vec![10, 11],
+            1 => vec![10],
+            10 => {
+                moved = true;
+                vec![11]
+            }
+            _ => Vec::new(),
+        };
+        let stat = |pid: i32| Some(p(pid, 1, 0));
+        let tree = walk(1, children, stat);
+        let got: Vec<(i32, i32)> = tree.procs.iter().map(|p| (p.pid, p.ppid)).collect();
+        assert_eq!(got, [(10, 1), (11, 1)]);
     }
 }

@@ -86,6 +86,7 @@ mod tests {
                 starttime: 1,
                 comm: "legacyd".into(),
                 zombie: false,
+                nspid: None,
             }],
         };
         let check = Check::Valid {

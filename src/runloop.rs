@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::config::RunConfig;
-use crate::error::{Context, Error, Result};
+use crate::contain::Contained;
+use crate::error::{Context, Result};
 use crate::holdpipe::HoldPipe;
 use crate::log::Level;
 use crate::proctree::{self, Tree};
@@ -25,16 +26,13 @@ use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
 use crate::target::{Sent, Targets};
 use crate::watch::PidfileWatch;
-use crate::{pidfile, preflight, reaper, spawn, verify};
+use crate::{contain, pidfile, preflight, reaper, spawn, verify};
 
 pub fn run(cfg: RunConfig) -> Result<Outcome> {
     // Signals first, before anything can spawn or fail: no signal may be
     // lost between the launch and the first poll.
     let signals = Signals::setup()?;
     nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
-    if cfg.contain {
-        return Err(Error::usage("--contain is not available in this build yet"));
-    }
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
     }
@@ -47,16 +45,36 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         mask: signals.original_mask,
         chld_ignored: signals.chld_ignored,
         hold: (hold.write_raw(), sys::hold_fd_number()),
+        report: None,
     };
-    let launcher = spawn::launch(&cfg.program, &cfg.args, setup)?;
+    let children_files = proctree::have_children_files();
+    let me = std::process::id() as i32;
+    let (root, launcher, contained) = if cfg.contain {
+        let c = contain::start(&cfg.program, &cfg.args, setup)?;
+        let mut tree = proctree::scan(c.init, children_files);
+        proctree::fill_nspids(&mut tree);
+        crate::info!("--contain: PID namespace init is PID {}", c.init);
+        let init = c.init;
+        let (contained, launcher) = Contained::new(c.report, &tree, c.launcher_nspid)?;
+        (init, launcher, Some(contained))
+    } else {
+        (me, spawn::launch(&cfg.program, &cfg.args, setup)?, None)
+    };
     // Only descendants may hold the write end, or EOF never comes.
     hold.close_write();
-    let me = std::process::id() as i32;
     let starttime = proctree::stat(launcher).map_or(0, |p| p.starttime);
-    crate::info!(
-        "started {} as PID {launcher}",
-        cfg.program.to_string_lossy()
-    );
+    if launcher > 0 {
+        crate::info!(
+            "started {} as PID {launcher}",
+            cfg.program.to_string_lossy()
+        );
+    } else {
+        crate::info!(
+            "started {} as PID {} in the namespace; it has already exited",
+            cfg.program.to_string_lossy(),
+            -launcher
+        );
+    }
     let settings = Settings {
         pidfile: cfg.pidfile.is_some(),
         start_timeout: cfg.start_timeout,
@@ -72,9 +90,10 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     };
     let mut lp = Loop {
         cfg: &cfg,
-        me,
-        children_files: proctree::have_children_files(),
-        state: State::new(settings, me, launcher, Instant::now()),
+        root,
+        children_files,
+        contained,
+        state: State::new(settings, root, launcher, Instant::now()),
         targets: Targets::default(),
         reporter: Reporter::new(
             std::env::var_os("NOTIFY_SOCKET").as_deref(),
@@ -87,15 +106,18 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
         // Once the daemon is spawned catchd may not simply die.
-        emergency_stop(me, lp.children_files);
+        emergency_stop(root, lp.children_files);
     }
     result
 }
 
 struct Loop<'a> {
     cfg: &'a RunConfig,
-    me: i32,
+    /// The reaper whose descendants are the daemon: catchd, or with
+    /// `--contain` the namespace's init.
+    root: i32,
     children_files: bool,
+    contained: Option<Contained>,
     state: State,
     targets: Targets,
     reporter: Reporter,
@@ -123,11 +145,13 @@ impl Loop<'_> {
                 }
             }
             let deadline = self.state.next_deadline();
-            let main_fd = self.main_pidfd();
+            let main = self.state.main();
+            let main_fd = main.and_then(|m| self.targets.watch(m.pid, m.starttime));
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
             let hold_at = push(&mut fds, hold.fd());
             let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
             let main_at = push(&mut fds, main_fd);
+            let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
             let timeout = deadline.map_or(PollTimeout::NONE, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so that the deadline has passed when poll returns.
@@ -143,16 +167,20 @@ impl Loop<'_> {
                 at.and_then(|i| fds[i].revents())
                     .is_some_and(|r| !r.is_empty())
             };
-            let (sig_ready, hold_ready, watch_ready, main_ready) = (
+            let (sig_ready, hold_ready, watch_ready, main_ready, report_ready) = (
                 ready(Some(0)),
                 ready(hold_at),
                 ready(watch_at),
                 ready(main_at),
+                ready(report_at),
             );
             drop(fds);
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
-            rescan = sig_ready || hold_ready || main_ready;
+            rescan = sig_ready || hold_ready || main_ready || report_ready;
+            if let (true, Some(c)) = (report_ready, self.contained.as_mut()) {
+                c.read()?;
+            }
             if sig_ready {
                 received = signals.drain()?;
                 received.retain(|s| *s != sig::CHLD);
@@ -172,16 +200,15 @@ impl Loop<'_> {
         }
     }
 
-    fn main_pidfd(&mut self) -> Option<BorrowedFd<'_>> {
-        let main = self.state.main()?;
-        self.targets.watch(main.pid, main.starttime)
-    }
-
     /// Gather the facts, let the state machine decide, act.
     fn turn(&mut self, signals: Vec<Sig>, rescan: bool) -> Result<Option<Outcome>> {
-        let reaped = reaper::drain()?;
+        let mut reaped = reaper::drain()?;
+        if let Some(c) = &mut self.contained {
+            // Translated with what earlier scans saw, before this scan.
+            reaped.exited.extend(c.take_exits());
+        }
         let scan = rescan || !reaped.exited.is_empty() || reaped.no_children;
-        let mut tree = scan.then(|| proctree::scan(self.me, self.children_files));
+        let mut tree = scan.then(|| self.scan());
         let mut pidfile = match (&self.cfg.pidfile, &tree) {
             (Some(path), Some(tree)) => Some(self.judge(path, tree)),
             _ => None,
@@ -191,8 +218,8 @@ impl Loop<'_> {
         if let (Some(verify::Check::Outside { pid, .. }), Some(path)) =
             (&pidfile, &self.cfg.pidfile)
         {
-            if proctree::is_descendant(*pid, self.me) {
-                let fresh = proctree::scan(self.me, self.children_files);
+            if proctree::is_descendant(*pid, self.root) {
+                let fresh = self.scan();
                 pidfile = Some(self.judge(path, &fresh));
                 tree = Some(fresh);
             }
@@ -245,9 +272,25 @@ impl Loop<'_> {
         self.reporter.update(&facts, ready);
     }
 
+    /// The daemon's tree; with `--contain`, with namespace-local PIDs.
+    fn scan(&mut self) -> Tree {
+        let mut tree = proctree::scan(self.root, self.children_files);
+        if let Some(c) = &mut self.contained {
+            proctree::fill_nspids(&mut tree);
+            c.learn(&tree);
+        }
+        tree
+    }
+
     fn judge(&self, path: &std::path::Path, tree: &Tree) -> verify::Check {
         let found = pidfile::read(path).map_err(|e| e.to_string());
-        verify::judge(found, tree, self.me, pidfile::named)
+        verify::judge(
+            found,
+            tree,
+            self.root,
+            self.contained.is_some(),
+            pidfile::named,
+        )
     }
 
     fn send(&mut self, to: Ident, sig: Sig) {

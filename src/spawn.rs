@@ -31,7 +31,7 @@ pub fn launch(program: &OsString, args: &[OsString], setup: ChildSetup) -> Resul
     }
 }
 
-fn exec_error(program: &OsString, e: io::Error) -> Error {
+pub fn exec_error(program: &OsString, e: io::Error) -> Error {
     let shown = program.to_string_lossy().into_owned();
     match e.raw_os_error() {
         Some(libc::ENOENT) => Error::NotFound(shown),

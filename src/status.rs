@@ -47,6 +47,8 @@ pub struct Pidfile {
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Process {
     pub pid: i32,
+    /// With `--contain`: the PID inside catchd's PID namespace.
+    pub ns_pid: Option<i32>,
     pub ppid: i32,
     pub argv: Vec<String>,
     /// RFC 3339, UTC, whole seconds.
@@ -88,6 +90,7 @@ pub fn document(facts: &Facts<'_>) -> Document {
         .live()
         .map(|p| Process {
             pid: p.pid,
+            ns_pid: p.nspid,
             ppid: p.ppid,
             argv: argv(p.pid),
             start_time: crate::clock::start_epoch(p.starttime).map(crate::clock::rfc3339),

@@ -41,6 +41,15 @@ impl std::fmt::Display for Exit {
     }
 }
 
+/// A raw `waitpid` status as an `Exit` (libc's macros: realtime signals too).
+pub fn decode_status(status: libc::c_int) -> Exit {
+    if libc::WIFSIGNALED(status) {
+        Exit::Signal(Sig(libc::WTERMSIG(status)))
+    } else {
+        Exit::Code(libc::WEXITSTATUS(status))
+    }
+}
+
 /// What one non-blocking `waitpid(-1)` call said.
 pub enum Waited {
     Child(i32, Exit),
@@ -58,12 +67,7 @@ pub fn wait_any() -> io::Result<Waited> {
         // SAFETY: `status` is a valid out-pointer for the duration of the call.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         if pid > 0 {
-            let exit = if libc::WIFSIGNALED(status) {
-                Exit::Signal(Sig(libc::WTERMSIG(status)))
-            } else {
-                Exit::Code(libc::WEXITSTATUS(status))
-            };
-            return Ok(Waited::Child(pid, exit));
+            return Ok(Waited::Child(pid, decode_status(status)));
         }
         if pid == 0 {
             return Ok(Waited::StillAlive);
@@ -135,26 +139,40 @@ pub struct ChildSetup {
     pub chld_ignored: bool,
     /// The hold pipe's write end, and the descriptor it must land on.
     pub hold: (RawFd, RawFd),
+    /// With `--contain`: the init's report pipe, and where it must land.
+    pub report: Option<(RawFd, RawFd)>,
+}
+
+/// Put `from` on `to` without close-on-exec. Async-signal-safe.
+fn place(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl and dup2 take plain integers and touch no memory.
+    let rc = unsafe {
+        if from == to {
+            // dup2 onto itself keeps FD_CLOEXEC: clear it by hand.
+            libc::fcntl(to, libc::F_SETFD, 0)
+        } else {
+            libc::dup2(from, to)
+        }
+    };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Run in the child between fork and exec (see `CommandExt::pre_exec`).
 ///
 /// Only async-signal-safe calls: sigprocmask, signal, dup2, fcntl.
 pub fn in_child(setup: &ChildSetup) -> io::Result<()> {
-    let (from, to) = setup.hold;
+    place(setup.hold.0, setup.hold.1)?;
+    if let Some((from, to)) = setup.report {
+        place(from, to)?;
+    }
     // SAFETY: these calls take plain values and a pointer to a sigset_t that
     // lives in `setup` for the whole call; none allocates or locks.
     unsafe {
         if setup.chld_ignored {
             libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-        }
-        if from == to {
-            // dup2 onto itself keeps FD_CLOEXEC: clear it by hand.
-            if libc::fcntl(to, libc::F_SETFD, 0) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-        } else if libc::dup2(from, to) == -1 {
-            return Err(io::Error::last_os_error());
         }
         // Last, so that nothing above runs with signals deliverable.
         if libc::pthread_sigmask(libc::SIG_SETMASK, &setup.mask, std::ptr::null_mut()) != 0 {
@@ -223,4 +241,16 @@ pub fn write_and_close(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
     // start-up, and never uses it again: the File closes it exactly once.
     let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
     file.write_all(bytes)
+}
+
+/// Take ownership of a descriptor this process was handed by number (the
+/// `--contain` init's report pipe and hold pipe).
+pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
+    if !fd_is_open(fd) {
+        return None;
+    }
+    use std::os::fd::FromRawFd;
+    // SAFETY: the descriptor is open (checked just above), was handed to
+    // this process for exactly this use, and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }

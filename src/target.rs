@@ -33,6 +33,10 @@ pub enum Sent {
 impl Targets {
     /// Send `sig` to the process `(pid, starttime)` if it is still that one.
     pub fn send(&mut self, pid: i32, starttime: u64, sig: Sig) -> io::Result<Sent> {
+        if pid <= 0 {
+            // A stand-in for a process already gone (see contain.rs).
+            return Ok(Sent::Gone);
+        }
         let key = (pid, starttime);
         if !self.pinned.contains_key(&key) && !self.no_pidfd {
             match sys::pidfd_open(pid) {
@@ -66,7 +70,7 @@ impl Targets {
     /// is not its own child.
     pub fn watch(&mut self, pid: i32, starttime: u64) -> Option<BorrowedFd<'_>> {
         let key = (pid, starttime);
-        if !self.pinned.contains_key(&key) && !self.no_pidfd {
+        if pid > 0 && !self.pinned.contains_key(&key) && !self.no_pidfd {
             if let Ok(Some(fd)) = sys::pidfd_open(pid) {
                 if same_process(pid, starttime) {
                     self.pinned.insert(key, fd);

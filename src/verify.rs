@@ -34,11 +34,14 @@ impl Check {
 }
 
 /// `found` is what `pidfile::read` gave (or its error text), `me` is
-/// catchd's PID, `lookup` says what an outside PID names.
+/// catchd's PID, `lookup` says what an outside PID names. With
+/// `--contain`, `contained` says the file holds namespace-local PIDs,
+/// translated through the tree's `NSpid`s.
 pub fn judge(
     found: Result<Found, String>,
     tree: &Tree,
     me: i32,
+    contained: bool,
     lookup: impl FnOnce(i32) -> Named,
 ) -> Check {
     let bytes = match found {
@@ -46,12 +49,27 @@ pub fn judge(
         Ok(Found::Symlink) => {
             return Check::Refused("is a symlink; catchd does not follow it".into())
         }
+        // Created and not written yet: nginx opens its pidfile with
+        // O_TRUNC, then writes, and the directory event comes in between.
+        Ok(Found::Bytes(b)) if b.is_empty() => return Check::Missing,
         Ok(Found::Bytes(b)) => b,
         Err(e) => return Check::Refused(format!("cannot be read: {e}")),
     };
     let pid = match crate::pidfile::parse(&bytes) {
         Ok(pid) => pid,
         Err(invalid) => return Check::Refused(invalid.to_string()),
+    };
+    let pid = if contained {
+        match tree.by_nspid(pid) {
+            Some(p) => p.pid,
+            None => {
+                return Check::Stale(format!(
+                    "names PID {pid}, which is not running in catchd's PID namespace"
+                ))
+            }
+        }
+    } else {
+        pid
     };
     if pid == me {
         return Check::Refused(format!("names PID {pid}, which is catchd itself"));
@@ -85,6 +103,7 @@ mod tests {
                 starttime: 7,
                 comm: "d".into(),
                 zombie: false,
+                nspid: None,
             }],
         }
     }
@@ -104,29 +123,60 @@ mod tests {
     fn only_a_live_descendant_is_valid() {
         let t = tree();
         assert_eq!(
-            judge(bytes(b"50\n"), &t, 10, outsider),
+            judge(bytes(b"50\n"), &t, 10, false, outsider),
             Check::Valid {
                 pid: 50,
                 starttime: 7
             }
         );
         let refused = |c: Check| c.refusal().is_some();
-        assert!(refused(judge(bytes(b"60"), &t, 10, outsider)));
-        assert!(refused(judge(bytes(b"10"), &t, 10, outsider)));
-        assert!(refused(judge(bytes(b"1"), &t, 10, outsider)));
-        assert!(refused(judge(bytes(b"2"), &t, 10, |_| Named::KernelThread)));
-        assert!(refused(judge(bytes(b"junk"), &t, 10, outsider)));
-        assert!(refused(judge(Ok(Found::Symlink), &t, 10, outsider)));
+        assert!(refused(judge(bytes(b"60"), &t, 10, false, outsider)));
+        assert!(refused(judge(bytes(b"10"), &t, 10, false, outsider)));
+        assert!(refused(judge(bytes(b"1"), &t, 10, false, outsider)));
+        assert!(refused(judge(bytes(b"2"), &t, 10, false, |_| {
+            Named::KernelThread
+        })));
+        assert!(refused(judge(bytes(b"junk"), &t, 10, false, outsider)));
+        assert!(refused(judge(Ok(Found::Symlink), &t, 10, false, outsider)));
         assert!(matches!(
-            judge(bytes(b"61"), &t, 10, |_| Named::NotRunning),
+            judge(bytes(b"61"), &t, 10, false, |_| Named::NotRunning),
             Check::Stale(_)
         ));
-        assert_eq!(judge(Ok(Found::Missing), &t, 10, outsider), Check::Missing);
+        assert_eq!(
+            judge(Ok(Found::Missing), &t, 10, false, outsider),
+            Check::Missing
+        );
+    }
+
+    #[test]
+    fn contained_pids_are_translated_through_nspid() {
+        let mut t = tree();
+        t.procs[0].nspid = Some(3);
+        assert_eq!(
+            judge(bytes(b"3\n"), &t, 10, true, outsider),
+            Check::Valid {
+                pid: 50,
+                starttime: 7
+            }
+        );
+        assert!(matches!(
+            judge(bytes(b"50\n"), &t, 10, true, outsider),
+            Check::Stale(_)
+        ));
+    }
+
+    #[test]
+    fn regression_5_an_empty_pidfile_is_one_not_written_yet() {
+        assert_eq!(
+            judge(bytes(b""), &tree(), 10, false, outsider),
+            Check::Missing
+        );
     }
 
     #[test]
     fn refusal_names_the_outsider() {
-        let Check::Outside { pid: 60, why } = judge(bytes(b"60"), &tree(), 10, outsider) else {
+        let Check::Outside { pid: 60, why } = judge(bytes(b"60"), &tree(), 10, false, outsider)
+        else {
             panic!("not refused as an outsider");
         };
         assert!(why.contains("60") && why.contains("innocent"), "{why}");

@@ -56,14 +56,20 @@ impl State {
     }
 
     /// A main process that was not catchd's child is gone from the tree.
+    /// A main process that is the reaper's child ends only through its
+    /// reaped status (catchd's own `waitpid`, or the `--contain` init's
+    /// report, which may come a turn after the process left /proc).
     pub(super) fn check_main_alive(&mut self, now: Instant) {
         let Some(m) = self.main else { return };
-        let ours_unreaped = self
-            .tree
-            .get(m.pid)
-            .is_some_and(|p| p.ppid == self.me && p.starttime == m.starttime);
-        if !self.tree.is_live(m.pid, m.starttime) && !ours_unreaped {
-            self.main_ended(None, now);
+        match self.tree.get(m.pid).filter(|p| p.starttime == m.starttime) {
+            Some(p) => {
+                self.main_ppid = Some(p.ppid);
+                if p.zombie && p.ppid != self.me {
+                    self.main_ended(None, now);
+                }
+            }
+            None if self.main_ppid == Some(self.me) => {}
+            None => self.main_ended(None, now),
         }
     }
 
@@ -138,6 +144,7 @@ impl State {
 
     pub(super) fn adopt(&mut self, main: Ident, how: ChosenBy) {
         self.main = Some(main);
+        self.main_ppid = self.tree.get(main.pid).map(|p| p.ppid);
         self.chosen_by = Some(how);
         self.phase = Phase::Running;
         self.remark = None;

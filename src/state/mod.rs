@@ -101,6 +101,8 @@ pub struct State {
     launcher: Ident,
     launcher_exit: Option<Exit>,
     main: Option<Ident>,
+    /// The main process's parent at the last scan.
+    main_ppid: Option<i32>,
     /// Why the main process is the main process (for the status file).
     chosen_by: Option<ChosenBy>,
     /// The last exit of a main process or the launcher.
@@ -131,6 +133,7 @@ impl State {
             launcher,
             launcher_exit: None,
             main,
+            main_ppid: main.map(|_| me),
             chosen_by: main.map(|_| ChosenBy::Launcher),
             last_exit: None,
             phase,

@@ -74,7 +74,9 @@ impl State {
         } else {
             format!("{} process(es)", first.len())
         };
-        self.log(Level::Info, format!("sending {sig} to {who}"));
+        if !first.is_empty() {
+            self.log(Level::Info, format!("sending {sig} to {who}"));
+        }
         for to in first {
             stop.mark(to);
             self.out.push(Action::Send { to, sig });

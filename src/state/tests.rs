@@ -42,6 +42,7 @@ fn tree(pairs: &[(i32, i32)]) -> Tree {
                 starttime: pid as u64,
                 comm: format!("p{pid}"),
                 zombie: false,
+                nspid: None,
             })
             .collect(),
     }

@@ -5,10 +5,13 @@
 
 mod support;
 
+mod contain;
 mod examples;
 mod faults;
 mod notify;
+mod real;
 mod run_basic;
 mod run_pidfile;
 mod run_signals;
 mod run_stop;
+mod supervisors;

@@ -7,10 +7,6 @@ use std::sync::Arc;
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 fn recv(sock: &UnixDatagram) -> String {
     let mut buf = [0u8; 4096];
     let len = sock

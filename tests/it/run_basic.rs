@@ -3,11 +3,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
-#[test]
 fn double_forking_fd_closing_daemon_is_held_and_its_exit_code_mirrored() {
     let dir = TestDir::new("held-exit7");
     let f = forker();
@@ -35,10 +30,10 @@ fn double_forking_fd_closing_daemon_is_held_and_its_exit_code_mirrored() {
         "catchd left while the daemon runs:\n{}",
         c.log()
     );
-    assert!(alive(main));
+    assert!(c.reported_alive(main));
     let st = c.wait_exit();
     assert_eq!(code(st), Some(7), "log:\n{}", c.log());
-    assert!(!alive(main));
+    assert!(!c.reported_alive(main));
 }
 
 fn killed_daemon(exit_128: bool) -> std::process::ExitStatus {
@@ -62,25 +57,22 @@ fn killed_daemon(exit_128: bool) -> std::process::ExitStatus {
     let main = field(&dir.report().wait_for(&["ready", "role=main"]), "pid").unwrap();
     let worker = field(&dir.report().wait_for(&["ready", "role=worker"]), "pid").unwrap();
     c.wait_log("ready: main process PID");
-    procs::kill(main, libc::SIGKILL);
+    procs::kill(c.host(main), libc::SIGKILL);
     let st = c.wait_exit();
-    assert!(!alive(worker), "worker survived:\n{}", c.log());
+    assert!(!c.reported_alive(worker), "worker survived:\n{}", c.log());
     st
 }
 
-#[test]
 fn daemon_killed_by_sigkill_makes_catchd_die_by_sigkill() {
     let st = killed_daemon(false);
     assert_eq!(signal_of(st), Some(libc::SIGKILL));
 }
 
-#[test]
 fn exit_128_reports_a_killed_daemon_as_137() {
     let st = killed_daemon(true);
     assert_eq!(code(st), Some(137));
 }
 
-#[test]
 fn a_program_that_never_forks_is_mirrored_like_tini() {
     let dir = TestDir::new("nofork");
     let f = forker();
@@ -114,7 +106,6 @@ fn a_program_that_never_forks_is_mirrored_like_tini() {
     assert_eq!(signal_of(c.wait_exit()), Some(libc::SIGUSR1), "{}", c.log());
 }
 
-#[test]
 fn launcher_failing_without_children_gives_its_status() {
     let dir = TestDir::new("launcher3");
     let f = forker();
@@ -311,3 +302,11 @@ fn regression_refuses_to_start_over_a_previous_instance() {
     let _ = previous.kill();
     let _ = previous.wait();
 }
+
+crate::both_modes!(
+    double_forking_fd_closing_daemon_is_held_and_its_exit_code_mirrored,
+    daemon_killed_by_sigkill_makes_catchd_die_by_sigkill,
+    exit_128_reports_a_killed_daemon_as_137,
+    a_program_that_never_forks_is_mirrored_like_tini,
+    launcher_failing_without_children_gives_its_status,
+);

@@ -2,10 +2,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 /// catchd with `--pidfile` over a daemon whose pidfile holds `content`:
 /// refused with a warning naming `needle`, then a full stop.
 fn refused(content: &str, needle: &str, innocent: Option<&Innocent>) {
@@ -90,14 +86,13 @@ fn pidfile_naming_catchd_itself_is_refused() {
             &script,
         ],
     );
-    // The shell creates the file before it writes it: an "empty" refusal
-    // may come first.
+    // The shell creates the file before it writes it: the empty file is
+    // one not written yet, refused only once it names catchd.
     c.wait_log("which is catchd itself");
     c.signal(libc::SIGTERM);
     c.wait_exit();
 }
 
-#[test]
 fn pidfile_written_after_the_launcher_exited_is_picked_up() {
     let dir = TestDir::new("late");
     let f = forker();
@@ -120,13 +115,12 @@ fn pidfile_written_after_the_launcher_exited_is_picked_up() {
     let main = field(&dir.report().wait_for(&["ready", "role=main"]), "pid").unwrap();
     c.wait_log("launcher PID");
     let line = c.wait_log("from the pidfile");
-    assert!(line.contains(&format!("PID {main} ")), "{line}");
+    assert!(line.contains(&format!("PID {} ", c.host(main))), "{line}");
     c.wait_log("ready: main process PID");
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
 }
 
-#[test]
 fn handover_to_a_forked_successor_is_followed() {
     let dir = TestDir::new("handover");
     let f = forker();
@@ -149,9 +143,9 @@ fn handover_to_a_forked_successor_is_followed() {
     c.wait_log("ready: main process PID");
     c.signal(libc::SIGUSR2);
     let new = field(&report.wait_for(&["ready", "role=successor"]), "pid").unwrap();
-    let line = c.wait_log(&format!("PID {new} "));
+    let line = c.wait_log(&format!("PID {} ", c.host(new)));
     assert!(line.contains("main process"), "{line}");
-    assert!(wait_until(LIMIT, || !alive(old)));
+    assert!(wait_until(LIMIT, || !c.reported_alive(old)));
     assert!(
         c.running(),
         "catchd must keep running after a handover:\n{}",
@@ -164,10 +158,9 @@ fn handover_to_a_forked_successor_is_followed() {
         "{:?}",
         report.lines()
     );
-    assert!(!alive(new));
+    assert!(!c.reported_alive(new));
 }
 
-#[test]
 fn start_timeout_stops_a_launcher_that_never_finishes() {
     let dir = TestDir::new("start-timeout");
     let f = forker();
@@ -190,5 +183,11 @@ fn start_timeout_stops_a_launcher_that_never_finishes() {
     let launcher = field(&dir.report().wait_for(&["start", "role=launcher"]), "pid").unwrap();
     let st = c.wait_exit();
     assert_eq!(code(st), Some(124), "{}", c.log());
-    assert!(!alive(launcher));
+    assert!(!c.reported_alive(launcher));
 }
+
+crate::both_modes!(
+    pidfile_written_after_the_launcher_exited_is_picked_up,
+    handover_to_a_forked_successor_is_followed,
+    start_timeout_stops_a_launcher_that_never_finishes,
+);

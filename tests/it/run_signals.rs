@@ -2,11 +2,6 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
-#[test]
 fn signals_reach_the_main_process_in_order() {
     let dir = TestDir::new("forward");
     let f = forker();
@@ -59,7 +54,6 @@ fn signals_reach_the_main_process_in_order() {
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
 }
 
-#[test]
 fn signal_map_turns_term_into_quit() {
     let dir = TestDir::new("map");
     let f = forker();
@@ -81,7 +75,6 @@ fn signal_map_turns_term_into_quit() {
     assert_eq!(report.count(&["signal", "15"]), 0, "{:?}", report.lines());
 }
 
-#[test]
 fn term_during_startup_stops_the_launcher_and_its_tree() {
     let dir = TestDir::new("term-startup");
     let f = forker();
@@ -103,10 +96,16 @@ fn term_during_startup_stops_the_launcher_and_its_tree() {
     c.signal(libc::SIGTERM);
     let st = c.wait_exit();
     assert_eq!(signal_of(st), Some(libc::SIGTERM), "{}", c.log());
-    assert!(!alive(launcher));
+    assert!(!c.reported_alive(launcher));
     assert!(
         !c.log().contains("SIGKILL"),
         "TERM alone should stop a sleeping launcher:\n{}",
         c.log()
     );
 }
+
+crate::both_modes!(
+    signals_reach_the_main_process_in_order,
+    signal_map_turns_term_into_quit,
+    term_during_startup_stops_the_launcher_and_its_tree,
+);

@@ -2,22 +2,25 @@
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
-fn assert_all_gone(dir: &TestDir, c: &Catchd) {
-    for pid in dir.report().pids() {
-        assert!(
-            !alive(pid),
-            "PID {pid} survived:\n{}\n{:?}",
-            c.log(),
-            dir.report().lines()
-        );
+/// Nothing of the daemon is left: no process of the snapshot taken while
+/// it ran, and (without `--contain`, where the numbers are the host's) no
+/// process it ever reported.
+fn assert_all_gone(dir: &TestDir, c: &Catchd, snapshot: &[(i32, u64)]) {
+    assert!(!snapshot.is_empty(), "empty snapshot");
+    let left = procs::survivors(snapshot);
+    assert!(left.is_empty(), "{left:?} survived:\n{}", c.log());
+    if !c.contained {
+        for pid in dir.report().pids() {
+            assert!(
+                !alive(pid),
+                "PID {pid} survived:\n{}\n{:?}",
+                c.log(),
+                dir.report().lines()
+            );
+        }
     }
 }
 
-#[test]
 fn term_stops_main_then_workers_then_catchd_exits() {
     let dir = TestDir::new("stop");
     let f = forker();
@@ -28,6 +31,7 @@ fn term_stops_main_then_workers_then_catchd_exits() {
         .count(&["ready", "role=worker"])
         == 2));
     c.wait_log("ready: main process PID");
+    let snapshot = c.snapshot();
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
     assert_eq!(report.count(&["signal", "15", &format!("pid={main}")]), 1);
@@ -38,10 +42,9 @@ fn term_stops_main_then_workers_then_catchd_exits() {
         report.lines()
     );
     assert!(!c.log().contains("SIGKILL"));
-    assert_all_gone(&dir, &c);
+    assert_all_gone(&dir, &c, &snapshot);
 }
 
-#[test]
 fn a_term_ignoring_daemon_is_killed_after_the_stop_timeout() {
     let dir = TestDir::new("ignore-term");
     let f = forker();
@@ -60,11 +63,12 @@ fn a_term_ignoring_daemon_is_killed_after_the_stop_timeout() {
     );
     dir.report().wait_for(&["ready", "role=worker"]);
     c.wait_log("ready: main process PID");
+    let snapshot = c.snapshot();
     c.signal(libc::SIGTERM);
     let st = c.wait_exit();
     assert_eq!(signal_of(st), Some(libc::SIGKILL), "{}", c.log());
     c.wait_log("sending SIGKILL");
-    assert_all_gone(&dir, &c);
+    assert_all_gone(&dir, &c, &snapshot);
 }
 
 #[test]
@@ -74,10 +78,10 @@ fn a_daemon_forking_during_the_stop_leaves_no_survivor() {
     let mut c = Catchd::start(&dir, &["--stop-timeout", "300ms", "--", &f, "--fork-storm"]);
     let report = dir.report();
     assert!(wait_until(LIMIT, || report.count(&["ready", "role=storm"]) >= 20));
+    let snapshot = c.snapshot();
     c.signal(libc::SIGTERM);
     c.wait_exit();
-    assert_all_gone(&dir, &c);
-    assert!(procs::descendants(c.pid).is_empty());
+    assert_all_gone(&dir, &c, &snapshot);
 }
 
 #[test]
@@ -107,6 +111,7 @@ fn kill_mode_all_signals_every_descendant() {
         .count(&["ready", "role=worker"])
         == 2));
     c.wait_log("ready: main process PID");
+    let snapshot = c.snapshot();
     c.signal(libc::SIGTERM);
     assert!(
         wait_until(LIMIT, || report.count(&["signal", "1"]) == 3),
@@ -116,7 +121,7 @@ fn kill_mode_all_signals_every_descendant() {
     assert_eq!(report.count(&["signal", "1", "role=main"]), 1);
     c.signal(libc::SIGINT); // a second stop signal is forwarded: main exits
     c.wait_exit();
-    assert_all_gone(&dir, &c);
+    assert_all_gone(&dir, &c, &snapshot);
 }
 
 #[test]
@@ -158,7 +163,6 @@ fn wait_all_keeps_catchd_until_workers_exit_by_themselves() {
     );
 }
 
-#[test]
 fn main_dying_with_workers_alive_stops_them_and_mirrors_main() {
     let dir = TestDir::new("main-dies");
     let f = forker();
@@ -175,16 +179,20 @@ fn main_dying_with_workers_alive_stops_them_and_mirrors_main() {
             "4",
         ],
     );
+    let report = dir.report();
+    assert!(wait_until(LIMIT, || report
+        .count(&["ready", "role=worker"])
+        == 2));
+    let snapshot = c.snapshot();
     let st = c.wait_exit();
     assert_eq!(code(st), Some(4), "{}", c.log());
-    let report = dir.report();
     assert_eq!(
         report.count(&["signal", "15", "role=worker"]),
         2,
         "{:?}",
         report.lines()
     );
-    assert_all_gone(&dir, &c);
+    assert_all_gone(&dir, &c, &snapshot);
 }
 
 #[test]
@@ -210,3 +218,9 @@ fn orphaned_grandchildren_leave_no_zombie_under_catchd() {
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0));
 }
+
+crate::both_modes!(
+    term_stops_main_then_workers_then_catchd_exits,
+    a_term_ignoring_daemon_is_killed_after_the_stop_timeout,
+    main_dying_with_workers_alive_stops_them_and_mirrors_main,
+);

@@ -3,7 +3,7 @@
 //! burst of 1,000 HUPs. Every time: no crash, the stop completes, nothing
 //! is left, and catchd ends as SPEC §1.4 says.
 
-use super::{assert_nothing_left, forker, replace};
+use super::{assert_nothing_left, replace};
 use crate::support::*;
 
 /// TERM sent the moment catchd is spawned (every third run), the moment

@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use super::{assert_nothing_left, forker, replace};
+use super::{assert_nothing_left, replace};
 use crate::support::*;
 
 /// How the hostile file gets there.

@@ -5,7 +5,7 @@
 //! survives, that a new catchd for the same pidfile refuses to start a
 //! second copy (SPEC §1.1.7), then cleans up by recorded PID.
 
-use super::{assert_nothing_left, forker};
+use super::assert_nothing_left;
 use crate::support::*;
 
 #[test]

@@ -21,10 +21,6 @@ mod storm;
 
 use crate::support::*;
 
-fn forker() -> String {
-    td("td-forker").display().to_string()
-}
-
 /// Replace `path` atomically (write a temporary file, rename it over).
 fn replace(path: &std::path::Path, content: &[u8]) {
     let tmp = path.with_extension("tmp");

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{assert_nothing_left, forker};
+use super::assert_nothing_left;
 use crate::support::*;
 
 /// `td-forker --fork-storm` (the main ignores TERM, each storm child forks

@@ -75,10 +75,42 @@ impl TestDir {
 /// stderr lines, and whether stderr reached EOF.
 type Lines = Arc<(Mutex<(Vec<String>, bool)>, Condvar)>;
 
+thread_local! {
+    /// Set by `with_contain`: every catchd this thread starts gets `--contain`.
+    static CONTAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run a test body again with `--contain` (issue 8: the run-mode tests,
+/// parametrised rather than copied).
+pub fn with_contain(body: fn()) {
+    CONTAIN.with(|c| c.set(true));
+    body();
+    CONTAIN.with(|c| c.set(false));
+}
+
+/// `plain` and `contained` tests from one body.
+#[macro_export]
+macro_rules! both_modes {
+    ($($body:ident),* $(,)?) => {$(
+        mod $body {
+            #[test]
+            fn plain() {
+                super::$body()
+            }
+            #[test]
+            fn contained() {
+                $crate::support::with_contain(super::$body)
+            }
+        }
+    )*};
+}
+
 /// The catchd binary under test, with its stderr collected line by line.
 pub struct Catchd {
     child: Child,
     pub pid: i32,
+    /// Started with `--contain`: the daemons report namespace-local PIDs.
+    pub contained: bool,
     lines: Lines,
     status: Option<ExitStatus>,
     reports: Vec<Report>,
@@ -93,9 +125,16 @@ impl Catchd {
     }
 
     pub fn start_with(dir: &TestDir, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Catchd {
+        let forced = CONTAIN.with(|c| c.get());
+        let contained = forced || args.contains(&"--contain");
         let mut cmd = Command::new(catchd_bin());
+        if forced {
+            cmd.arg("--contain");
+        }
         cmd.args(args);
-        Self::spawn(dir, cmd, false, tweak)
+        let mut c = Self::spawn(dir, cmd, false, tweak);
+        c.contained = contained;
+        c
     }
 
     /// catchd as the child of `parent` (a program that runs the rest of
@@ -151,6 +190,7 @@ impl Catchd {
         Catchd {
             child,
             pid,
+            contained: false,
             lines,
             status: None,
             reports: vec![dir.report()],
@@ -247,6 +287,37 @@ impl Catchd {
 }
 
 impl Catchd {
+    /// The host PID of a PID a daemon reported (namespace-local under
+    /// `--contain`: found through `NSpid` among catchd's descendants).
+    pub fn host(&self, reported: i32) -> i32 {
+        if !self.contained {
+            return reported;
+        }
+        procs::descendants(self.pid)
+            .into_iter()
+            .find(|&p| procs::nspid(p) == Some(reported))
+            .unwrap_or_else(|| panic!("no process with namespace PID {reported} under catchd"))
+    }
+
+    /// Every live descendant now, by (PID, start time): to check later
+    /// that exactly these processes are gone.
+    pub fn snapshot(&self) -> Vec<(i32, u64)> {
+        procs::descendants(self.pid)
+            .into_iter()
+            .filter_map(|p| procs::stat(p).filter(|s| s.0 != 'Z').map(|s| (p, s.2)))
+            .collect()
+    }
+
+    /// Whether a process a daemon reported is still alive.
+    pub fn reported_alive(&self, reported: i32) -> bool {
+        if !self.contained {
+            return alive(reported);
+        }
+        procs::descendants(self.pid)
+            .into_iter()
+            .any(|p| procs::nspid(p) == Some(reported) && alive(p))
+    }
+
     /// Every process this test caused that is still alive: catchd's
     /// descendants, what the daemons reported (still named td-*), and
     /// what the test registered.
@@ -259,7 +330,10 @@ impl Catchd {
         } else {
             Vec::new()
         };
-        for r in &self.reports {
+        // Under --contain reported PIDs are namespace-local numbers: never
+        // kill by them; the namespace dies with catchd.
+        let reports: &[Report] = if self.contained { &[] } else { &self.reports };
+        for r in reports {
             pids.extend(r.pids().into_iter().filter(|&pid| {
                 procs::alive(pid)
                     && procs::stat(pid).is_some_and(|(_, _, _, comm)| comm.starts_with("td-"))
@@ -304,4 +378,9 @@ pub fn code(st: ExitStatus) -> Option<i32> {
 
 pub fn signal_of(st: ExitStatus) -> Option<i32> {
     std::os::unix::process::ExitStatusExt::signal(&st)
+}
+
+/// The path of td-forker, the configurable fake legacy daemon.
+pub fn forker() -> String {
+    td("td-forker").display().to_string()
 }

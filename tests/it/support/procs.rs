@@ -118,3 +118,21 @@ pub fn blocked_in_poll(pid: i32) -> bool {
     stat(pid).is_some_and(|(state, ..)| state == 'S')
         && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
 }
+
+/// The PID in the innermost PID namespace (last `NSpid` field).
+pub fn nspid(pid: i32) -> Option<i32> {
+    status_field(pid, "NSpid")?
+        .split_whitespace()
+        .last()?
+        .parse()
+        .ok()
+}
+
+/// The processes of a snapshot that are still alive (same PID and start time).
+pub fn survivors(snapshot: &[(i32, u64)]) -> Vec<i32> {
+    snapshot
+        .iter()
+        .filter(|&&(pid, start)| stat(pid).is_some_and(|s| s.0 != 'Z' && s.2 == start))
+        .map(|&(pid, _)| pid)
+        .collect()
+}
