@@ -7,29 +7,47 @@ use std::time::Instant;
 use super::assert_nothing_left;
 use crate::support::*;
 
-/// `td-forker --fork-storm` (the main ignores TERM, each storm child forks
-/// a replacement when TERMed) under `--stop-timeout 1s`, 20 times: catchd
-/// empties the tree every time and leaves no survivor.
+/// `td-forker --fork-storm` under `--stop-timeout 1s`, 20 times: the main
+/// process ignores TERM and keeps up to 200 setsid'd storm children alive;
+/// each storm child, when TERMed, forks a replacement before it exits. On
+/// even runs `--kill-mode all` TERMs them all, so the storm forks through
+/// the whole stop (each replacement is TERMed in turn) until SIGKILL; on
+/// odd runs (`--kill-mode main`) only SIGKILL reaches them. Every run:
+/// catchd empties the tree and nothing survives.
 #[test]
 fn fork_storm_during_stop_leaves_no_survivor_in_20_runs() {
     let f = forker();
     for run in 0..20 {
         let dir = TestDir::new("storm20");
-        let mut c = Catchd::start(&dir, &["--stop-timeout", "1s", "--", &f, "--fork-storm"]);
+        let mode = if run % 2 == 0 { "all" } else { "main" };
+        #[rustfmt::skip]
+        let args = [
+            "--kill-mode", mode, "--stop-timeout", "1s", "--", &f, "--fork-storm",
+        ];
+        let mut c = Catchd::start(&dir, &args);
         let report = dir.report();
+        let storm = || report.count(&["ready", "role=storm"]);
         assert!(
-            wait_until(LIMIT, || report.count(&["ready", "role=storm"]) >= 20),
+            wait_until(LIMIT, || storm() >= 20),
             "run {run}: the storm did not start: {}",
             c.log()
         );
         c.signal(libc::SIGTERM);
+        c.wait_log("received SIGTERM: stopping");
+        let at_stop = storm();
         let st = c.wait_exit();
         // The main process ignores TERM: SIGKILL ends it, and catchd mirrors.
         assert_eq!(signal_of(st), Some(libc::SIGKILL), "run {run}: {}", c.log());
         c.wait_log("stop timeout passed: sending SIGKILL");
         assert_nothing_left(&dir, &c);
-        let storm = report.count(&["ready", "role=storm"]);
-        eprintln!("run {run}: {storm} storm children, 0 survivors");
+        let total = storm();
+        if mode == "all" {
+            assert!(total > at_stop + 20, "run {run}: no storm during the stop");
+        }
+        eprintln!(
+            "run {run} (--kill-mode {mode}): {at_stop} storm children at TERM, \
+             {total} in all, 0 survivors"
+        );
     }
 }
 
