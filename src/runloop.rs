@@ -51,8 +51,17 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     let me = std::process::id() as i32;
     let (root, launcher, contained) = if cfg.contain {
         let c = contain::start(&cfg.program, &cfg.args, setup)?;
-        let mut tree = proctree::scan(c.init, children_files);
-        proctree::fill_nspids(&mut tree);
+        // The launcher is the init's child (a zombie at worst: the init
+        // reaps only after reporting it); /proc's children lists can miss
+        // a process, so look a few times before settling for a stand-in.
+        let mut tree = Tree::default();
+        for _ in 0..20 {
+            tree = proctree::scan(c.init, children_files);
+            proctree::fill_nspids(&mut tree);
+            if tree.by_nspid(c.launcher_nspid).is_some() {
+                break;
+            }
+        }
         crate::info!("--contain: PID namespace init is PID {}", c.init);
         let init = c.init;
         let (contained, launcher) = Contained::new(c.report, &tree, c.launcher_nspid)?;

@@ -188,7 +188,12 @@ impl Contained {
     pub fn learn(&mut self, tree: &Tree) {
         for p in &tree.procs {
             if let Some(ns) = p.nspid {
-                self.hosts.insert(ns, p.pid);
+                let host = self.hosts.entry(ns).or_insert(p.pid);
+                // A stand-in (see `new`) stays: the state machine knows the
+                // launcher by it, and its exit must reach it.
+                if *host > 0 {
+                    *host = p.pid;
+                }
             }
         }
     }
