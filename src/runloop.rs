@@ -187,9 +187,6 @@ impl Loop<'_> {
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
             rescan = sig_ready || hold_ready || main_ready || report_ready;
-            if let (true, Some(c)) = (report_ready, self.contained.as_mut()) {
-                c.read()?;
-            }
             if sig_ready {
                 received = signals.drain()?;
                 received.retain(|s| *s != sig::CHLD);
@@ -213,7 +210,11 @@ impl Loop<'_> {
     fn turn(&mut self, signals: Vec<Sig>, rescan: bool) -> Result<Option<Outcome>> {
         let mut reaped = reaper::drain()?;
         if let Some(c) = &mut self.contained {
-            // Translated with what earlier scans saw, before this scan.
+            // Read the init's reports after reaping: the init writes them
+            // all before it exits, so once its exit is seen (and with it
+            // ECHILD) every report is in the pipe. Translated with what
+            // earlier scans saw, before this scan.
+            c.read()?;
             reaped.exited.extend(c.take_exits());
         }
         let scan = rescan || !reaped.exited.is_empty() || reaped.no_children;
