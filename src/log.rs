@@ -60,17 +60,37 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
 
 #[macro_export]
 macro_rules! error {
-    ($($t:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($t)*)) };
+    ($($t:tt)*) => {
+        // The arguments are evaluated only when the line will be written.
+        if $crate::log::enabled($crate::log::Level::Error) {
+            $crate::log::write($crate::log::Level::Error, format_args!($($t)*))
+        }
+    };
 }
 #[macro_export]
 macro_rules! warn {
-    ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($t)*)) };
+    ($($t:tt)*) => {
+        // The arguments are evaluated only when the line will be written.
+        if $crate::log::enabled($crate::log::Level::Warn) {
+            $crate::log::write($crate::log::Level::Warn, format_args!($($t)*))
+        }
+    };
 }
 #[macro_export]
 macro_rules! info {
-    ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) };
+    ($($t:tt)*) => {
+        // The arguments are evaluated only when the line will be written.
+        if $crate::log::enabled($crate::log::Level::Info) {
+            $crate::log::write($crate::log::Level::Info, format_args!($($t)*))
+        }
+    };
 }
 #[macro_export]
 macro_rules! debug {
-    ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) };
+    ($($t:tt)*) => {
+        // The arguments are evaluated only when the line will be written.
+        if $crate::log::enabled($crate::log::Level::Debug) {
+            $crate::log::write($crate::log::Level::Debug, format_args!($($t)*))
+        }
+    };
 }

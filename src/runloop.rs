@@ -16,7 +16,6 @@ use crate::config::RunConfig;
 use crate::contain::Contained;
 use crate::error::{Context, Result};
 use crate::holdpipe::HoldPipe;
-use crate::log::Level;
 use crate::proctree::{self, Tree};
 use crate::report::Reporter;
 use crate::sig::{self, Sig};
@@ -149,7 +148,7 @@ impl Loop<'_> {
             // file) runs no turn: while SIGKILLing, every turn logs, and with
             // the log in the pidfile's directory each line woke the loop again.
             if rescan {
-                if let Some(outcome) = self.turn(std::mem::take(&mut received), rescan)? {
+                if let Some(outcome) = self.turn(std::mem::take(&mut received))? {
                     return Ok(outcome);
                 }
             }
@@ -206,8 +205,9 @@ impl Loop<'_> {
         }
     }
 
-    /// Gather the facts, let the state machine decide, act.
-    fn turn(&mut self, signals: Vec<Sig>, rescan: bool) -> Result<Option<Outcome>> {
+    /// Gather the facts (every turn reaps, reads the init's reports, scans
+    /// and judges the pidfile), let the state machine decide, act.
+    fn turn(&mut self, signals: Vec<Sig>) -> Result<Option<Outcome>> {
         let mut reaped = reaper::drain()?;
         if let Some(c) = &mut self.contained {
             // Read the init's reports after reaping: the init writes them
@@ -217,38 +217,31 @@ impl Loop<'_> {
             c.read()?;
             reaped.exited.extend(c.take_exits());
         }
-        let scan = rescan || !reaped.exited.is_empty() || reaped.no_children;
-        let mut tree = scan.then(|| self.scan());
-        let mut pidfile = match (&self.cfg.pidfile, &tree) {
-            (Some(path), Some(tree)) => Some(self.judge(path, tree)),
-            _ => None,
-        };
+        let mut tree = self.scan();
+        let mut pidfile = self
+            .cfg
+            .pidfile
+            .as_deref()
+            .map(|path| self.judge(path, &tree));
         // A process forked after the scan (a successor that wrote the
         // pidfile at once) is not in it: look again before refusing.
         if let (Some(verify::Check::Outside { pid, .. }), Some(path)) =
             (&pidfile, &self.cfg.pidfile)
         {
             if proctree::is_descendant(*pid, self.root) {
-                let fresh = self.scan();
-                pidfile = Some(self.judge(path, &fresh));
-                tree = Some(fresh);
+                tree = self.scan();
+                pidfile = Some(self.judge(path, &tree));
             }
         }
-        if let Some(tree) = &tree {
-            self.targets.retain(tree);
-            if crate::log::enabled(Level::Debug) {
-                crate::debug!("scan: {} process(es) under catchd", tree.live_count());
-            }
-        }
-        if tree.is_some() {
-            self.check = pidfile.clone();
-        }
+        self.targets.retain(&tree);
+        crate::debug!("scan: {} process(es) under catchd", tree.live_count());
+        self.check = pidfile.clone();
         let actions = self.state.step(Turn {
             now: Instant::now(),
             signals,
             reaped: reaped.exited,
             no_children: reaped.no_children,
-            tree,
+            tree: Some(tree),
             pidfile,
         });
         let (mut ready, mut finish) = (false, None);
@@ -260,9 +253,7 @@ impl Loop<'_> {
                 Action::Finish(outcome) => finish = Some(outcome),
             }
         }
-        if scan || ready {
-            self.report(ready);
-        }
+        self.report(ready);
         if finish.is_some() {
             self.reporter.finish();
         }
