@@ -180,23 +180,15 @@ impl Held {
     /// Record catchd's current descendants, for the final checks and the
     /// clean-up.
     pub fn record(&mut self) {
-        for pid in procs::descendants(self.c.pid) {
-            if let Some((_, _, start, _)) = procs::stat(pid) {
-                if !self.seen.contains(&(pid, start)) {
-                    self.seen.push((pid, start));
-                }
+        for seen in self.c.snapshot() {
+            if !self.seen.contains(&seen) {
+                self.seen.push(seen);
             }
         }
     }
 
     fn still_there(&self) -> Vec<i32> {
-        self.seen
-            .iter()
-            .filter(|&&(pid, start)| {
-                procs::stat(pid).is_some_and(|(state, _, s, _)| s == start && state != 'Z')
-            })
-            .map(|&(pid, _)| pid)
-            .collect()
+        procs::survivors(&self.seen)
     }
 
     /// No daemon process the test saw is left (zombies count as gone).
