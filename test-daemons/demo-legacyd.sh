@@ -6,10 +6,11 @@
 #
 # The launcher forks a child and exits 0 at once. The child detaches
 # (setsid), writes PIDFILE atomically, logs "demo-legacyd: reloading" to
-# stderr on every HUP and exits 0 on TERM ("demo-legacyd: stopping"). While
-# idle it blocks in `wait` on one long background `sleep`: no periodic
-# wake-ups. (As in any background job of a non-interactive shell, INT and
-# QUIT are ignored; stop it with TERM.)
+# stderr on every HUP and exits 0 on TERM or INT ("demo-legacyd: stopping").
+# While idle it blocks in `wait` on one long background `sleep`: no periodic
+# wake-ups. The child is started with `setsid -f`, not with `&`: a
+# background job of a non-interactive shell would start with INT and QUIT
+# ignored, and Ctrl-C (forwarded by catchd) could not stop it.
 
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then
     echo "usage: demo-legacyd.sh PIDFILE" >&2
@@ -19,7 +20,7 @@ pidfile=$1
 
 if [ "${DEMO_LEGACYD_DETACHED:-}" != 1 ]; then
     # Launcher: start the detached child and return at once, like a daemon.
-    DEMO_LEGACYD_DETACHED=1 setsid /bin/sh "$0" "$pidfile" </dev/null >/dev/null &
+    DEMO_LEGACYD_DETACHED=1 setsid -f /bin/sh "$0" "$pidfile" </dev/null >/dev/null
     exit 0
 fi
 
@@ -30,7 +31,7 @@ trap 'echo "demo-legacyd: reloading" >&2' HUP
 trap 'echo "demo-legacyd: stopping" >&2
       [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
       rm -f "$pidfile"
-      exit 0' TERM
+      exit 0' TERM INT
 
 if ! { echo "$$" >"$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"; }; then
     echo "demo-legacyd: cannot write $pidfile" >&2
