@@ -55,8 +55,8 @@ impl State {
         }
     }
 
-    /// A main process that was not catchd's child is gone from the tree.
-    /// A main process that is the reaper's child ends only through its
+    /// Notice a main process that is gone from the tree. One that is the
+    /// reaper's child ends only through its
     /// reaped status (catchd's own `waitpid`, or the `--contain` init's
     /// report, which may come a turn after the process left /proc).
     pub(super) fn check_main_alive(&mut self, now: Instant) {
@@ -100,18 +100,7 @@ impl State {
             self.phase = Phase::Starting {
                 deadline: now + self.cfg.start_timeout,
             };
-        } else if let Some(next) = daemonizing
-            .then(|| {
-                self.tree
-                    .children_oldest_first(self.me)
-                    .first()
-                    .map(|p| Ident {
-                        pid: p.pid,
-                        starttime: p.starttime,
-                    })
-            })
-            .flatten()
-        {
+        } else if let Some(next) = daemonizing.then(|| self.oldest_child()).flatten() {
             let how = if old == self.launcher {
                 "daemonized"
             } else {
@@ -140,6 +129,19 @@ impl State {
                 self.begin_stop(self.own_stop_signal(), now);
             }
         }
+    }
+
+    /// The oldest live process directly under the reaper.
+    fn oldest_child(&self) -> Option<Ident> {
+        let p = self
+            .tree
+            .children_oldest_first(self.me)
+            .into_iter()
+            .next()?;
+        Some(Ident {
+            pid: p.pid,
+            starttime: p.starttime,
+        })
     }
 
     pub(super) fn adopt(&mut self, main: Ident, how: ChosenBy) {
