@@ -33,8 +33,13 @@ pub fn launch(program: &OsString, args: &[OsString], setup: ChildSetup) -> Resul
 
 pub fn exec_error(program: &OsString, e: io::Error) -> Error {
     let shown = program.to_string_lossy().into_owned();
+    // execvp reports EACCES when PATH has an unreadable directory even if
+    // PROGRAM is in none of them: that is "not found" too, as for a shell.
+    let bare = !program.as_encoded_bytes().contains(&b'/');
+    let nowhere = bare && crate::preflight::resolve(program).is_none();
     match e.raw_os_error() {
         Some(libc::ENOENT) => Error::NotFound(shown),
+        Some(libc::EACCES) if nowhere => Error::NotFound(shown),
         Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::EPERM) => {
             Error::NotExecutable {
                 program: shown,

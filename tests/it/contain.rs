@@ -37,6 +37,9 @@ fn start(dir: &TestDir, contain: bool) -> (Catchd, Vec<(i32, u64)>) {
 
 #[test]
 fn with_contain_nothing_outlives_a_sigkilled_catchd() {
+    if !namespaces_allowed("--contain") {
+        return;
+    }
     let dir = TestDir::new("contain-kill9");
     let (mut c, snapshot) = start(&dir, true);
     c.signal(libc::SIGKILL);
@@ -72,6 +75,9 @@ fn without_contain_a_sigkilled_catchd_leaves_the_daemon_running() {
 
 #[test]
 fn contain_shows_namespace_pids_in_the_status_file() {
+    if !namespaces_allowed("--contain") {
+        return;
+    }
     let dir = TestDir::new("contain-status");
     let f = forker();
     let pidfile = dir.file("d.pid").display().to_string();
@@ -124,6 +130,9 @@ fn contain_shows_namespace_pids_in_the_status_file() {
 
 #[test]
 fn contain_without_cap_sys_admin_is_one_clear_error() {
+    if !namespaces_allowed("--contain as an unprivileged user (via setpriv, needs root)") {
+        return;
+    }
     if std::process::Command::new("setpriv")
         .arg("--version")
         .output()

@@ -98,6 +98,9 @@ fn memcached_killed_makes_catchd_die_by_sigkill() {
 
 #[test]
 fn memcached_under_contain_answers_and_stops_clean() {
+    if !namespaces_allowed("--contain") {
+        return;
+    }
     let Some(mc) = Memcached::new("memcached_under_contain_answers_and_stops_clean") else {
         return;
     };

@@ -296,6 +296,9 @@ fn nginx_binary_upgrade_hands_over_to_the_new_master() {
 
 #[test]
 fn nginx_under_contain_serves_and_stops_clean() {
+    if !namespaces_allowed("--contain") {
+        return;
+    }
     let Some(ng) = Nginx::new("nginx_under_contain_serves_and_stops_clean") else {
         return;
     };

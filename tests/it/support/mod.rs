@@ -83,9 +83,33 @@ thread_local! {
 /// Run a test body again with `--contain` (issue 8: the run-mode tests,
 /// parametrised rather than copied).
 pub fn with_contain(body: fn()) {
+    if !namespaces_allowed("--contain") {
+        return;
+    }
     CONTAIN.with(|c| c.set(true));
     body();
     CONTAIN.with(|c| c.set(false));
+}
+
+/// Whether this machine lets the tests create PID namespaces (root with
+/// CAP_SYS_ADMIN, as CI runs). If not, say so once per test and skip:
+/// `--contain` and the namespace tests need it.
+pub fn namespaces_allowed(what: &str) -> bool {
+    static ALLOWED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let allowed = *ALLOWED.get_or_init(|| {
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success())
+    });
+    if !allowed {
+        eprintln!(
+            "SKIPPED {what}: PID namespaces are not permitted here (needs root / CAP_SYS_ADMIN)"
+        );
+    }
+    allowed
 }
 
 /// `plain` and `contained` tests from one body.
