@@ -28,9 +28,13 @@ fi
 # handled rather than killing us.
 sleeper=
 trap 'echo "demo-legacyd: reloading" >&2' HUP
+# On stop, end the whole process group (this shell leads its own session
+# and group, and its background `sleep` is in it), with TERM ignored here
+# first so that only the sleep dies of it; then exit 0.
 trap 'echo "demo-legacyd: stopping" >&2
-      [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null
       rm -f "$pidfile"
+      trap "" TERM
+      kill -TERM 0 2>/dev/null
       exit 0' TERM INT
 
 if ! { echo "$$" >"$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"; }; then
