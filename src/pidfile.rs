@@ -183,20 +183,49 @@ fn take_limited(file: File, buf: &mut Vec<u8>) -> io::Result<()> {
 pub enum Named {
     NotRunning,
     KernelThread,
-    Process { comm: String, starttime: u64 },
+    /// A thread ID, not a process ID: thread `tid` of process `tgid`.
+    Thread {
+        tid: i32,
+        tgid: i32,
+    },
+    Process {
+        comm: String,
+        starttime: u64,
+    },
 }
 
 /// Look a PID up in /proc.
 pub fn named(pid: i32) -> Named {
+    if let Some(tgid) = thread_of(pid) {
+        return Named::Thread { tid: pid, tgid };
+    }
     match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
         Ok(stat) if is_kernel_thread(&stat) => Named::KernelThread,
-        Ok(stat) if stat.state == 'Z' || stat.state == 'X' => Named::NotRunning,
+        Ok(stat) if crate::proctree::is_dead(pid, stat.state) => Named::NotRunning,
         Ok(stat) => Named::Process {
             comm: stat.comm,
             starttime: stat.starttime,
         },
         Err(_) => Named::NotRunning,
     }
+}
+
+/// The process `pid` is a thread of, when `pid` is a thread ID other than
+/// a process's first thread (/proc/TID exists, hidden from listings).
+pub fn thread_of(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let tgid: i32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (tgid != pid && tgid > 0).then_some(tgid)
+}
+
+/// How run mode's refusal and audit mode's `invalid` name a thread ID.
+pub fn thread_refusal(tid: i32, tgid: i32) -> String {
+    format!("names thread {tid} of process {tgid}, not a process ID")
 }
 
 /// Kernel threads carry `PF_KTHREAD`; kthreadd is PID 2 and parents the rest.

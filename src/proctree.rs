@@ -64,10 +64,48 @@ pub fn stat(pid: i32) -> Option<Proc> {
         pid: stat.pid,
         ppid: stat.ppid,
         starttime: stat.starttime,
+        zombie: is_dead(stat.pid, stat.state),
         comm: stat.comm,
-        zombie: stat.state == 'Z' || stat.state == 'X',
         nspid: None,
     })
+}
+
+/// Whether a process in `state` (its first thread's) has ended. A process
+/// whose first thread called `pthread_exit` shows `Z` while its other
+/// threads run: it is alive while any of its threads is (SPEC §1.3, §2).
+pub fn is_dead(pid: i32, state: char) -> bool {
+    (state == 'Z' || state == 'X') && !other_thread_alive(pid)
+}
+
+/// Whether a thread of `pid` other than its first one is still running.
+fn other_thread_alive(pid: i32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let tid = task.file_name();
+        if tid.to_str() == Some(pid.to_string().as_str()) {
+            return false;
+        }
+        fs::read_to_string(task.path().join("stat")).is_ok_and(|text| {
+            // The state follows the last ')' (comm may hold anything).
+            text.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_some_and(|st| st != 'Z' && st != 'X')
+        })
+    })
+}
+
+/// The signals `pid` ignores and its first thread blocks, from
+/// /proc/PID/status (`SigIgn`, `SigBlk`), as bit masks (bit N-1 = signal N).
+pub fn signal_masks(pid: i32) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    Some((field("SigIgn:")?, field("SigBlk:")?))
 }
 
 /// The direct children of `pid`, from the `children` file of each of its
@@ -326,4 +364,13 @@ mod tests {
         let got: Vec<(i32, i32)> = tree.procs.iter().map(|p| (p.pid, p.ppid)).collect();
         assert_eq!(got, [(10, 1), (11, 1)]);
     }
+}
+
+/// Whether `pid` holds a signalfd (its fdinfo names a `sigmask`).
+pub fn has_signalfd(pid: i32) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]"))
 }

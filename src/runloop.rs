@@ -84,7 +84,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         );
     }
     let settings = Settings {
-        pidfile: cfg.pidfile.is_some(),
+        pidfile: cfg.pidfile.clone(),
         start_timeout: cfg.start_timeout,
         stop_timeout: cfg.stop_timeout,
         stop_signal: cfg.stop_signal,
@@ -248,6 +248,9 @@ impl Loop<'_> {
         for action in actions {
             match action {
                 Action::Send { to, sig } => self.send(to, sig),
+                Action::WarnIfIgnored { to, sig, kill_in } => {
+                    crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in)
+                }
                 Action::Ready => ready = true,
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
                 Action::Finish(outcome) => finish = Some(outcome),

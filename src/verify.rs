@@ -83,6 +83,7 @@ pub fn judge(
     match lookup(pid) {
         Named::NotRunning => Check::Stale(format!("names PID {pid}, which is not running")),
         Named::KernelThread => Check::Refused(format!("names PID {pid}, a kernel thread")),
+        Named::Thread { tid, tgid } => Check::Refused(crate::pidfile::thread_refusal(tid, tgid)),
         Named::Process { comm, .. } => Check::Outside {
             pid,
             why: format!("names PID {pid} ({comm}), which is not a descendant of catchd"),

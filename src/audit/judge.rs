@@ -58,6 +58,13 @@ pub fn judge(facts: &Facts, expect: &Expect) -> Judgement {
                 Verdict::Invalid,
                 format!("pid {pid} is the kernel thread {comm}, which no daemon writes; remove the file"),
             ),
+            Some(ProcFact::Thread { tid, tgid }) => j.add(
+                Verdict::Invalid,
+                format!(
+                    "pid {pid} {}: the daemon wrote a thread's ID; fix what writes the file",
+                    crate::pidfile::thread_refusal(*tid, *tgid)
+                ),
+            ),
             Some(ProcFact::Running(r)) => judge_process(&mut j, pid, *mtime, r, expect),
         },
         (FileFact::Regular { .. }, None) => {}

@@ -107,11 +107,16 @@ fn directories(path: &Path) -> Vec<DirFact> {
 /// instead of mixing two processes; exe is read by path (a recycle in that
 /// instant would show the new process's executable).
 pub fn process(pid: i32) -> ProcFact {
+    if let Some(tgid) = pidfile::thread_of(pid) {
+        return ProcFact::Thread { tid: pid, tgid };
+    }
     let Ok(proc) = procfs::process::Process::new(pid) else {
         return ProcFact::NotRunning;
     };
     let stat = match proc.stat() {
-        Ok(stat) if stat.state == 'Z' || stat.state == 'X' => return ProcFact::NotRunning,
+        // A first thread that called pthread_exit shows Z: alive while
+        // any other thread runs.
+        Ok(stat) if crate::proctree::is_dead(pid, stat.state) => return ProcFact::NotRunning,
         Ok(stat) => stat,
         Err(_) => return ProcFact::NotRunning,
     };

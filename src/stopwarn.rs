@@ -1,0 +1,56 @@
+//! The warning as a stop starts (SPEC §1.3): a main process that ignores or
+//! blocks the stop signal will only end by SIGKILL, so catchd says so at
+//! once instead of waiting the whole stop timeout without a word.
+//!
+//! Owns: reading the main process's signal masks and the warning's words.
+//! Must not signal or decide when the stop begins (`state` does).
+
+use std::time::Duration;
+
+use crate::proctree;
+use crate::sig::Sig;
+
+/// What `pid` does with `sig`, by its masks: `None` if it may act on it.
+pub fn disregard(ignored: u64, blocked: u64, sig: Sig) -> Option<&'static str> {
+    let bit = 1u64.checked_shl(u32::try_from(sig.0 - 1).ok()?)?;
+    if ignored & bit != 0 {
+        Some("ignores")
+    } else if blocked & bit != 0 {
+        Some("blocks")
+    } else {
+        None
+    }
+}
+
+pub fn warn_if_ignored(pid: i32, sig: Sig, kill_in: Duration) {
+    let Some((ignored, blocked)) = proctree::signal_masks(pid) else {
+        return;
+    };
+    match disregard(ignored, blocked, sig) {
+        Some("ignores") => {
+            crate::warn!("main process PID {pid} ignores {sig}: SIGKILL in {kill_in:?}")
+        }
+        // A daemon that reads its signals from a signalfd blocks them on
+        // purpose; one that waits in sigwait cannot be told from one that
+        // never looks, so the warning says so.
+        Some(_) if !proctree::has_signalfd(pid) => crate::warn!(
+            "main process PID {pid} blocks {sig} (no signalfd reads it; unless it waits for it with sigwait): SIGKILL in {kill_in:?}"
+        ),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sig;
+
+    #[test]
+    fn ignored_wins_over_blocked_and_other_bits_do_not_count() {
+        let int_bit = 1 << (sig::INT.0 - 1);
+        assert_eq!(disregard(int_bit, 0, sig::INT), Some("ignores"));
+        assert_eq!(disregard(0, int_bit, sig::INT), Some("blocks"));
+        assert_eq!(disregard(int_bit, 0, sig::TERM), None);
+        assert_eq!(disregard(0, 0, sig::INT), None);
+    }
+}
