@@ -16,6 +16,7 @@ use crate::config::RunConfig;
 use crate::contain::Contained;
 use crate::error::{Context, Result};
 use crate::holdpipe::HoldPipe;
+use crate::lock::InstanceLock;
 use crate::proctree::{self, Tree};
 use crate::report::Reporter;
 use crate::sig::{self, Sig};
@@ -35,8 +36,14 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
     }
+    // Held until catchd returns: one instance per pidfile (SPEC §1.1.7).
+    let lock = cfg
+        .pidfile
+        .as_deref()
+        .map(InstanceLock::acquire)
+        .transpose()?;
     if let Some(path) = &cfg.pidfile {
-        preflight::check_previous_instance(path, &cfg.program)?;
+        preflight::check_previous_instance(path, &cfg.program, &cfg.args)?;
     }
     let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
     let mut hold = HoldPipe::new()?;
@@ -110,6 +117,8 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         ),
         check: None,
         hold_inode: hold.inode(),
+        lock,
+        pidfile_writing: false,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -132,6 +141,9 @@ struct Loop<'a> {
     /// The last pidfile verdict, for the status report.
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
+    lock: Option<InstanceLock>,
+    /// The pidfile changed and its writer is not done with it yet.
+    pidfile_writing: bool,
 }
 
 impl Loop<'_> {
@@ -160,6 +172,7 @@ impl Loop<'_> {
             let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
             let main_at = push(&mut fds, main_fd);
             let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
+            let lock_at = push(&mut fds, self.lock.as_ref().map(|l| l.fd()));
             let timeout = deadline.map_or(PollTimeout::NONE, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so that the deadline has passed when poll returns.
@@ -182,7 +195,12 @@ impl Loop<'_> {
                 ready(main_at),
                 ready(report_at),
             );
+            let lock_ready = ready(lock_at);
             drop(fds);
+            if lock_ready {
+                // A catchd that lost the instance lock asked who holds it.
+                self.lock.iter().for_each(InstanceLock::drain);
+            }
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
             rescan = sig_ready || hold_ready || main_ready || report_ready;
@@ -198,6 +216,7 @@ impl Loop<'_> {
             if let Some(w) = watch.as_deref_mut() {
                 if watch_ready {
                     rescan |= w.drain();
+                    self.pidfile_writing = w.writing();
                 }
                 rescan |= w.rearm();
             }
@@ -216,6 +235,14 @@ impl Loop<'_> {
             // earlier scans saw, before this scan.
             c.read()?;
             reaped.exited.extend(c.take_exits());
+        }
+        if reaped
+            .exited
+            .iter()
+            .any(|(pid, _)| *pid == self.state.launcher().pid)
+        {
+            // A file the launcher wrote is finished once it has exited.
+            self.pidfile_writing = false;
         }
         let mut tree = self.scan();
         let mut pidfile = self
@@ -288,6 +315,7 @@ impl Loop<'_> {
 
     fn judge(&self, path: &std::path::Path, tree: &Tree) -> verify::Check {
         let found = pidfile::read(path).map_err(|e| e.to_string());
+        let found = verify::settled(found, !self.pidfile_writing);
         verify::judge(
             found,
             tree,

@@ -170,6 +170,10 @@ impl State {
         }
     }
 
+    pub fn launcher(&self) -> Ident {
+        self.launcher
+    }
+
     pub fn main(&self) -> Option<Ident> {
         self.main
     }
