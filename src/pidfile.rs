@@ -120,8 +120,9 @@ fn show(bytes: &[u8]) -> String {
 pub enum Found {
     /// The file is not there (yet, or any more).
     Missing,
-    /// The final component is a symlink; it is not followed.
-    Symlink,
+    /// The final component is a symlink; it is not followed. The PID its
+    /// target holds, if any, is read only to be named in the warning.
+    Symlink(Option<i32>),
     /// The content, at most `MAX_LEN + 1` bytes of it.
     Bytes(Vec<u8>),
 }
@@ -140,9 +141,25 @@ pub enum Snapshot {
 pub fn read(path: &Path) -> io::Result<Found> {
     Ok(match snapshot(path)? {
         Snapshot::Missing => Found::Missing,
-        Snapshot::Symlink => Found::Symlink,
+        Snapshot::Symlink => Found::Symlink(symlink_pid(path)),
         Snapshot::File { bytes, .. } => Found::Bytes(bytes),
     })
+}
+
+/// The PID a symlinked pidfile's target holds: named in the refusal,
+/// never acted on.
+fn symlink_pid(path: &Path) -> Option<i32> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    take_limited(file, &mut bytes).ok()?;
+    parse(&bytes).ok()
 }
 
 /// `read`, keeping the file's metadata.

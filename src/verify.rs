@@ -60,8 +60,9 @@ pub fn judge(
 ) -> Check {
     let bytes = match found {
         Ok(Found::Missing) => return Check::Missing,
-        Ok(Found::Symlink) => {
-            return Check::Refused("is a symlink; catchd does not follow it".into())
+        Ok(Found::Symlink(pid)) => {
+            let names = pid.map_or_else(String::new, |p| format!(" (its target names PID {p})"));
+            return Check::Refused(format!("is a symlink{names}; catchd does not follow it"));
         }
         // Created and not written yet: nginx opens its pidfile with
         // O_TRUNC, then writes, and the directory event comes in between.
@@ -152,7 +153,13 @@ mod tests {
             Named::KernelThread
         })));
         assert!(refused(judge(bytes(b"junk"), &t, 10, false, outsider)));
-        assert!(refused(judge(Ok(Found::Symlink), &t, 10, false, outsider)));
+        assert!(refused(judge(
+            Ok(Found::Symlink(None)),
+            &t,
+            10,
+            false,
+            outsider
+        )));
         assert!(matches!(
             judge(bytes(b"61"), &t, 10, false, |_| Named::NotRunning),
             Check::Stale(_)
