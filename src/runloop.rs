@@ -160,7 +160,9 @@ impl Loop<'_> {
             // file) runs no turn: while SIGKILLing, every turn logs, and with
             // the log in the pidfile's directory each line woke the loop again.
             if rescan {
-                if let Some(outcome) = self.turn(std::mem::take(&mut received))? {
+                if let Some(outcome) =
+                    self.turn(std::mem::take(&mut received), watch.as_deref_mut())?
+                {
                     return Ok(outcome);
                 }
             }
@@ -226,7 +228,11 @@ impl Loop<'_> {
 
     /// Gather the facts (every turn reaps, reads the init's reports, scans
     /// and judges the pidfile), let the state machine decide, act.
-    fn turn(&mut self, signals: Vec<Sig>) -> Result<Option<Outcome>> {
+    fn turn(
+        &mut self,
+        signals: Vec<Sig>,
+        mut watch: Option<&mut PidfileWatch>,
+    ) -> Result<Option<Outcome>> {
         let mut reaped = reaper::drain()?;
         if let Some(c) = &mut self.contained {
             // Read the init's reports after reaping: the init writes them
@@ -249,7 +255,7 @@ impl Loop<'_> {
             .cfg
             .pidfile
             .as_deref()
-            .map(|path| self.judge(path, &tree));
+            .map(|path| self.judge(path, &tree, watch.as_deref_mut()));
         // A process forked after the scan (a successor that wrote the
         // pidfile at once) is not in it: look again before refusing.
         if let (Some(verify::Check::Outside { pid, .. }), Some(path)) =
@@ -257,7 +263,7 @@ impl Loop<'_> {
         {
             if proctree::is_descendant(*pid, self.root) {
                 tree = self.scan();
-                pidfile = Some(self.judge(path, &tree));
+                pidfile = Some(self.judge(path, &tree, watch.as_deref_mut()));
             }
         }
         self.targets.retain(&tree);
@@ -313,9 +319,27 @@ impl Loop<'_> {
         tree
     }
 
-    fn judge(&self, path: &std::path::Path, tree: &Tree) -> verify::Check {
-        let found = pidfile::read(path).map_err(|e| e.to_string());
-        let found = verify::settled(found, !self.pidfile_writing);
+    /// Read the pidfile and judge it once its writer is done: events
+    /// about it are taken in before and after the read, and a read that
+    /// raced a write is made again (bounded), so that no write seen in
+    /// the content goes unnoticed.
+    fn judge(
+        &mut self,
+        path: &std::path::Path,
+        tree: &Tree,
+        mut watch: Option<&mut PidfileWatch>,
+    ) -> verify::Check {
+        let mut found = pidfile::read(path);
+        for _ in 0..8 {
+            let Some(w) = watch.as_deref_mut() else { break };
+            let changed = w.drain();
+            self.pidfile_writing = w.writing();
+            if !changed {
+                break;
+            }
+            found = pidfile::read(path);
+        }
+        let found = verify::settled(found.map_err(|e| e.to_string()), !self.pidfile_writing);
         verify::judge(
             found,
             tree,

@@ -54,8 +54,8 @@ pub struct Config {
     /// `--orphans-on SIG`: make the `--orphans` round on each SIG (main
     /// only) instead of once at start.
     pub orphans_on: Option<i32>,
-    /// `--zombie-leader`: the main process's first thread calls
-    /// `pthread_exit` and a second thread runs the daemon on.
+    /// `--zombie-leader`: the main process's first thread exits (as with
+    /// `pthread_exit`) and a second thread runs the daemon on.
     pub zombie_leader: bool,
     /// `--pidfile-in-steps`: the main process writes a worker's PID into
     /// its open pidfile, waits `--pidfile-delay`, then rewrites it with

@@ -111,7 +111,7 @@ pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
 }
 
 /// `--zombie-leader`: run the main loop on a second thread and end the
-/// first one with `pthread_exit`: /proc/PID/status then says `State: Z`
+/// first one (as `pthread_exit` would): /proc/PID/status then says `State: Z`
 /// while the process lives on. Signals stay blocked in both threads (the
 /// mask is inherited), so the second thread's sigwaitinfo gets them all.
 fn zombie_leader(cfg: &Config, wait: libc::sigset_t) -> ! {
@@ -133,10 +133,16 @@ fn zombie_leader(cfg: &Config, wait: libc::sigset_t) -> ! {
     if let Err(e) = spawned {
         sys::die(&format!("--zombie-leader: cannot start a thread: {e}"));
     }
+    // What pthread_exit does to the kernel's view, without its forced
+    // unwinding (which Rust's main frames turn into an abort): the raw
+    // exit system call ends this thread only.
     // SAFETY: ends only this thread; the process lives on in the spawned
     // one, which owns everything it uses (the leaked config, a copy of
     // the mask). Nothing on this thread's stack is referenced afterwards.
-    unsafe { libc::pthread_exit(std::ptr::null_mut()) }
+    unsafe {
+        libc::syscall(libc::SYS_exit, 0);
+    }
+    unreachable!("SYS_exit returned")
 }
 
 /// `--pidfile-in-steps`: a two-step write into a file kept open, as a
