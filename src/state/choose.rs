@@ -179,10 +179,10 @@ impl State {
             }
             (Phase::Running, Check::Valid { pid, .. }) if self.main.is_some_and(|m| m.pid != pid) => (
                 Level::Info,
-                format!("pidfile {path} now names PID {pid}; catchd follows it when the main process exits"),
+                format!("pidfile now names PID {pid} ({path}); catchd follows it when the main process exits"),
             ),
             (_, check) if check.refusal().is_some() => (Level::Warn, format!(
-                    "pidfile {path} refused: it {}; it will not be signalled",
+                    "pidfile refused: {path} {}; it will not be signalled",
                     check.refusal().unwrap_or_default()
                 )),
             (Phase::Starting { .. }, Check::Stale(why)) => (Level::Info, format!("pidfile {path} {why}; waiting")),

@@ -129,7 +129,7 @@ fn a_symlinked_pidfile_is_refused_naming_the_file_and_the_pid() {
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let warning = c.wait_log("refused");
     assert!(
-        warning.contains(&format!("pidfile {link} refused"))
+        warning.contains(&format!("pidfile refused: {link} is a symlink"))
             && warning.contains(&format!("PID {main}"))
             && warning.contains("symlink"),
         "{warning}"

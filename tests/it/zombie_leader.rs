@@ -137,7 +137,7 @@ fn run_mode_refuses_a_thread_id_as_such() {
     std::fs::rename(&tmp, &pf).unwrap();
     let warning = c.wait_log("refused");
     assert!(
-        warning.contains(&format!("pidfile {pfs} refused"))
+        warning.contains(&format!("pidfile refused: {pfs} names thread"))
             && warning.contains(&format!("names thread {tid} of process {main}")),
         "{warning}"
     );
