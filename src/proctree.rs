@@ -366,11 +366,25 @@ mod tests {
     }
 }
 
-/// Whether `pid` holds a signalfd (its fdinfo names a `sigmask`).
-pub fn has_signalfd(pid: i32) -> bool {
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
+/// Whether `pid` may take blocked signals on purpose: it holds a
+/// signalfd, or one of its threads waits in sigwait (`do_sigtimedwait` in
+/// its `wchan`), or that cannot be told (`wchan` unreadable).
+pub fn may_take_blocked_signals(pid: i32) -> bool {
+    let signalfd = fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]")
+        })
+    });
+    if signalfd {
+        return true;
+    }
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
     };
-    fds.flatten()
-        .any(|fd| fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]"))
+    tasks
+        .flatten()
+        .any(|task| match fs::read_to_string(task.path().join("wchan")) {
+            Ok(w) => w.contains("sigtimedwait") || w.trim() == "0" || w.is_empty(),
+            Err(_) => true,
+        })
 }

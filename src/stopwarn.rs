@@ -30,12 +30,11 @@ pub fn warn_if_ignored(pid: i32, sig: Sig, kill_in: Duration) {
         Some("ignores") => {
             crate::warn!("main process PID {pid} ignores {sig}: SIGKILL in {kill_in:?}")
         }
-        // A daemon that reads its signals from a signalfd blocks them on
-        // purpose; one that waits in sigwait cannot be told from one that
-        // never looks, so the warning says so.
-        Some(_) if !proctree::has_signalfd(pid) => crate::warn!(
-            "main process PID {pid} blocks {sig} (no signalfd reads it; unless it waits for it with sigwait): SIGKILL in {kill_in:?}"
-        ),
+        // Daemons that read their signals from a signalfd or sigwait block
+        // them on purpose: only a process known to do neither is named.
+        Some(verb) if !proctree::may_take_blocked_signals(pid) => {
+            crate::warn!("main process PID {pid} {verb} {sig}: SIGKILL in {kill_in:?}")
+        }
         _ => {}
     }
 }

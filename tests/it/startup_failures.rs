@@ -87,7 +87,7 @@ fn a_handover_whose_pidfile_never_becomes_valid_ends_with_124() {
     let pf = dir.file("d.pid").display().to_string();
     // The main process writes its own PID, then on USR1 exits 0 and leaves
     // a child that never writes the pidfile.
-    let script = format!("trap 'exit 0' USR1; echo $$ > {pf}; sleep 1000 & wait");
+    let script = format!("trap 'exit 0' USR1; sleep 1000 & echo $$ > {pf}; wait");
     let mut c = Catchd::start(
         &dir,
         &[
