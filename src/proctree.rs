@@ -96,18 +96,6 @@ fn other_thread_alive(pid: i32) -> bool {
     })
 }
 
-/// The signals `pid` ignores and its first thread blocks, from
-/// /proc/PID/status (`SigIgn`, `SigBlk`), as bit masks (bit N-1 = signal N).
-pub fn signal_masks(pid: i32) -> Option<(u64, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-    };
-    Some((field("SigIgn:")?, field("SigBlk:")?))
-}
-
 /// The direct children of `pid`, from the `children` file of each of its
 /// threads (a child belongs to the thread that forked it).
 fn children(pid: i32) -> Vec<i32> {
@@ -364,27 +352,4 @@ mod tests {
         let got: Vec<(i32, i32)> = tree.procs.iter().map(|p| (p.pid, p.ppid)).collect();
         assert_eq!(got, [(10, 1), (11, 1)]);
     }
-}
-
-/// Whether `pid` may take blocked signals on purpose: it holds a
-/// signalfd, or one of its threads waits in sigwait (`do_sigtimedwait` in
-/// its `wchan`), or that cannot be told (`wchan` unreadable).
-pub fn may_take_blocked_signals(pid: i32) -> bool {
-    let signalfd = fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-        fds.flatten().any(|fd| {
-            fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]")
-        })
-    });
-    if signalfd {
-        return true;
-    }
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-        return true;
-    };
-    tasks
-        .flatten()
-        .any(|task| match fs::read_to_string(task.path().join("wchan")) {
-            Ok(w) => w.contains("sigtimedwait") || w.trim() == "0" || w.is_empty(),
-            Err(_) => true,
-        })
 }

@@ -263,7 +263,7 @@ impl Loop<'_> {
         {
             if proctree::is_descendant(*pid, self.root) {
                 tree = self.scan();
-                pidfile = Some(self.judge(path, &tree, watch.as_deref_mut()));
+                pidfile = Some(self.judge(path, &tree, watch));
             }
         }
         self.targets.retain(&tree);

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use crate::proctree;
 use crate::sig::Sig;
+use std::fs;
 
 /// What `pid` does with `sig`, by its masks: `None` if it may act on it.
 pub fn disregard(ignored: u64, blocked: u64, sig: Sig) -> Option<&'static str> {
@@ -23,7 +23,7 @@ pub fn disregard(ignored: u64, blocked: u64, sig: Sig) -> Option<&'static str> {
 }
 
 pub fn warn_if_ignored(pid: i32, sig: Sig, kill_in: Duration) {
-    let Some((ignored, blocked)) = proctree::signal_masks(pid) else {
+    let Some((ignored, blocked)) = signal_masks(pid) else {
         return;
     };
     match disregard(ignored, blocked, sig) {
@@ -32,11 +32,46 @@ pub fn warn_if_ignored(pid: i32, sig: Sig, kill_in: Duration) {
         }
         // Daemons that read their signals from a signalfd or sigwait block
         // them on purpose: only a process known to do neither is named.
-        Some(verb) if !proctree::may_take_blocked_signals(pid) => {
+        Some(verb) if !may_take_blocked_signals(pid) => {
             crate::warn!("main process PID {pid} {verb} {sig}: SIGKILL in {kill_in:?}")
         }
         _ => {}
     }
+}
+
+/// The signals `pid` ignores and its first thread blocks, from
+/// /proc/PID/status (`SigIgn`, `SigBlk`), as bit masks (bit N-1 = signal N).
+pub fn signal_masks(pid: i32) -> Option<(u64, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    Some((field("SigIgn:")?, field("SigBlk:")?))
+}
+
+/// Whether `pid` may take blocked signals on purpose: it holds a
+/// signalfd, or one of its threads waits in sigwait (`do_sigtimedwait` in
+/// its `wchan`), or that cannot be told (`wchan` unreadable).
+pub fn may_take_blocked_signals(pid: i32) -> bool {
+    let signalfd = fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]")
+        })
+    });
+    if signalfd {
+        return true;
+    }
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks
+        .flatten()
+        .any(|task| match fs::read_to_string(task.path().join("wchan")) {
+            Ok(w) => w.contains("sigtimedwait") || w.trim() == "0" || w.is_empty(),
+            Err(_) => true,
+        })
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ impl State {
             .cfg
             .pidfile
             .as_deref()
-            .map(|p| crate::escape::path(p))
+            .map(crate::escape::path)
             .unwrap_or_default();
         let remark = match (&self.phase, check) {
             (Phase::Starting { .. }, Check::Valid { pid, starttime }) => {
