@@ -12,6 +12,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Component, Path, PathBuf};
 
@@ -50,9 +51,17 @@ impl InstanceLock {
                     });
                 }
                 Err(Errno::EADDRINUSE) => match holder(&addr) {
-                    Ok(pid) => {
+                    Ok(pid) if is_catchd(pid) => {
                         return Err(Error::Refused(format!(
                             "another catchd (PID {pid}) already runs for the pidfile {shown}; not starting a second instance"
+                        )))
+                    }
+                    // Abstract names carry no permissions: anyone may
+                    // squat one. Say who, rather than blame a catchd.
+                    Ok(pid) => {
+                        return Err(Error::Refused(format!(
+                            "the instance lock for the pidfile {shown} is held by PID {pid} ({}), which is not catchd; not starting",
+                            comm(pid)
                         )))
                     }
                     Err(Errno::ECONNREFUSED | Errno::ENOENT) => continue,
@@ -108,6 +117,18 @@ fn holder(addr: &UnixAddr) -> std::result::Result<i32, Errno> {
     socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), addr)?;
     let cred = socket::getsockopt(&fd, sockopt::PeerCredentials)?;
     Ok(cred.pid())
+}
+
+/// Whether `pid` runs the same executable as this catchd.
+fn is_catchd(pid: i32) -> bool {
+    let exe = |p: &str| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    exe(&format!("/proc/{pid}/exe")).is_some_and(|theirs| exe("/proc/self/exe") == Some(theirs))
+}
+
+fn comm(pid: i32) -> String {
+    std::fs::read(format!("/proc/{pid}/comm"))
+        .map(|c| crate::escape::bytes(c.strip_suffix(b"\n").unwrap_or(&c)))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// The lock's name for a canonical path: the path itself when it fits,
