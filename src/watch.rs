@@ -69,8 +69,9 @@ impl PidfileWatch {
         watch.rearm();
         match &watch.watched {
             None => crate::warn!(
-                "cannot watch {} or any directory above it; the pidfile is read again on every other event",
-                crate::escape::path(&watch.dir)
+                "cannot watch {} or any directory above it; the pidfile {} is read again on every other event",
+                crate::escape::path(&watch.dir),
+                crate::escape::path(pidfile)
             ),
             Some((at, _)) if *at != watch.dir => crate::info!(
                 "{} does not exist yet: watching {} for it",

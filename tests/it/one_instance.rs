@@ -43,6 +43,11 @@ fn twenty_pairs_started_together_launch_exactly_once_each() {
         let dir = TestDir::new("pair");
         let pf = dir.file("d.pid");
         let pfs = pf.display().to_string();
+        // The lock is named from the canonical path (TMPDIR may be a symlink).
+        let lock_name = format!(
+            "@catchd/pidfile:{}/d.pid",
+            std::fs::canonicalize(&dir.path).unwrap().display()
+        );
         let daemon = format!("echo $$ > {pfs}; exec sleep 1000");
         // The barrier: both block reading a pipe whose write end the test
         // closes once both are spawned; EOF reaches them at the same time.
@@ -100,7 +105,7 @@ fn twenty_pairs_started_together_launch_exactly_once_each() {
         };
         guard.1.push(daemon_pid);
         assert!(
-            abstract_names().contains(&format!("@catchd/pidfile:{pfs}")),
+            abstract_names().contains(&lock_name),
             "round {round}: no lock held"
         );
         procs::kill(winner_pid, libc::SIGTERM);
@@ -117,7 +122,7 @@ fn twenty_pairs_started_together_launch_exactly_once_each() {
         left.sort();
         assert_eq!(left, ["d.pid"], "round {round}");
         assert!(
-            !abstract_names().contains(&format!("@catchd/pidfile:{pfs}")),
+            !abstract_names().contains(&lock_name),
             "round {round}: the lock outlived both"
         );
     }
@@ -157,4 +162,43 @@ fn the_same_interpreter_with_another_script_is_not_a_previous_instance() {
         let _ = p.kill();
         let _ = p.wait();
     }
+}
+
+/// Abstract socket names carry no permissions: a process that squats the
+/// lock's name is named as what it is, not as a catchd, and nothing runs.
+#[test]
+fn a_squatted_lock_name_is_reported_as_not_catchd() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let dir = TestDir::new("squat");
+    let pf = dir.file("d.pid").display().to_string();
+    let name = format!(
+        "catchd/pidfile:{}/d.pid",
+        std::fs::canonicalize(&dir.path).unwrap().display()
+    );
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let squatter = UnixListener::bind_addr(&addr).unwrap();
+    let mut c = Catchd::start(
+        &dir,
+        &[
+            "--pidfile",
+            &pf,
+            "--",
+            "sh",
+            "-c",
+            "echo $$ > \"$0\"; exec sleep 1000",
+            &pf,
+        ],
+    );
+    let st = c.wait_exit();
+    drop(squatter);
+    let log = c.log();
+    assert_eq!(code(st), Some(125), "{log}");
+    assert!(
+        log.contains(&format!("held by PID {}", std::process::id()))
+            && log.contains("which is not catchd"),
+        "{log}"
+    );
+    assert!(!log.contains("started "), "{log}");
+    assert!(!std::path::Path::new(&pf).exists(), "the daemon ran");
 }

@@ -37,9 +37,10 @@ fn noticed_promptly(name: &str, pf_rel: &str, prepare: &str) {
     let late = SystemTime::now()
         .duration_since(written)
         .unwrap_or_default();
-    // Generous (a loaded 2-core machine): the start timeout is 60 s.
+    // Generous (a loaded 2-core machine; the 100 ms target is the bench's):
+    // what matters is that it is not the 60 s start timeout.
     assert!(
-        late < Duration::from_secs(3),
+        late < Duration::from_secs(8),
         "noticed {late:?} after the write ({:?} after start):\n{}",
         started.elapsed(),
         c.log()
