@@ -118,7 +118,6 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         check: None,
         hold_inode: hold.inode(),
         lock,
-        pidfile_writing: false,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -142,8 +141,6 @@ struct Loop<'a> {
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
     lock: Option<InstanceLock>,
-    /// The pidfile changed and its writer is not done with it yet.
-    pidfile_writing: bool,
 }
 
 impl Loop<'_> {
@@ -218,7 +215,6 @@ impl Loop<'_> {
             if let Some(w) = watch.as_deref_mut() {
                 if watch_ready {
                     rescan |= w.drain();
-                    self.pidfile_writing = w.writing();
                 }
                 rescan |= w.rearm();
             }
@@ -241,14 +237,6 @@ impl Loop<'_> {
             // earlier scans saw, before this scan.
             c.read()?;
             reaped.exited.extend(c.take_exits());
-        }
-        if reaped
-            .exited
-            .iter()
-            .any(|(pid, _)| *pid == self.state.launcher().pid)
-        {
-            // A file the launcher wrote is finished once it has exited.
-            self.pidfile_writing = false;
         }
         let mut tree = self.scan();
         let mut pidfile = self
@@ -319,27 +307,18 @@ impl Loop<'_> {
         tree
     }
 
-    /// Read the pidfile and judge it once its writer is done: events
-    /// about it are taken in before and after the read, and a read that
-    /// raced a write is made again (bounded), so that no write seen in
-    /// the content goes unnoticed.
+    /// Judge the pidfile once its writer is done with it (the watch
+    /// knows; without one, as it is).
     fn judge(
-        &mut self,
+        &self,
         path: &std::path::Path,
         tree: &Tree,
-        mut watch: Option<&mut PidfileWatch>,
+        watch: Option<&mut PidfileWatch>,
     ) -> verify::Check {
-        let mut found = pidfile::read(path);
-        for _ in 0..8 {
-            let Some(w) = watch.as_deref_mut() else { break };
-            let changed = w.drain();
-            self.pidfile_writing = w.writing();
-            if !changed {
-                break;
-            }
-            found = pidfile::read(path);
-        }
-        let found = verify::settled(found.map_err(|e| e.to_string()), !self.pidfile_writing);
+        let found = match watch {
+            Some(w) => w.read_settled(path),
+            None => pidfile::read(path).map_err(|e| e.to_string()),
+        };
         verify::judge(
             found,
             tree,

@@ -4,8 +4,10 @@
 //! appear and up as they vanish. Also tells whether the pidfile's writer
 //! is done with it: changed and not yet closed means "being written".
 //!
-//! Owns: the inotify descriptor and its one watch. Must not read or judge
-//! the pidfile: an event only asks the loop to look again.
+//! Owns: the inotify descriptor and its one watch, and reading the pidfile
+//! between two looks at the events (so that no write seen in the content
+//! goes unnoticed). Must not judge the pidfile (`verify` does): an event
+//! only asks the loop to look again.
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 use crate::error::{Context, Result};
+use crate::pidfile::Found;
 
 pub struct PidfileWatch {
     inotify: Inotify,
@@ -135,10 +138,19 @@ impl PidfileWatch {
         self.inotify.as_fd()
     }
 
-    /// Whether the pidfile was changed and its writer has not closed it
-    /// (nor renamed it into place) since.
-    pub fn writing(&self) -> bool {
-        self.writing
+    /// Read the pidfile once its writer is done with it (SPEC §1.1.4):
+    /// events are taken in after the read, and a read that raced a write
+    /// is made again (bounded); content still being written without its
+    /// newline counts as not written yet (`verify::settled`).
+    pub fn read_settled(&mut self, path: &Path) -> std::result::Result<Found, String> {
+        let mut found = crate::pidfile::read(path);
+        for _ in 0..8 {
+            if !self.drain() {
+                break;
+            }
+            found = crate::pidfile::read(path);
+        }
+        crate::verify::settled(found.map_err(|e| e.to_string()), !self.writing)
     }
 
     /// Empty the event queue and follow the directory. True if an event

@@ -170,10 +170,6 @@ impl State {
         }
     }
 
-    pub fn launcher(&self) -> Ident {
-        self.launcher
-    }
-
     pub fn main(&self) -> Option<Ident> {
         self.main
     }
