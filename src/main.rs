@@ -9,6 +9,7 @@ mod cli;
 mod clock;
 mod config;
 mod contain;
+mod dirnotify;
 mod error;
 mod escape;
 mod exit;

@@ -162,6 +162,11 @@ impl Loop<'_> {
                 {
                     return Ok(outcome);
                 }
+                // inotify only while the pidfile is awaited (watch.rs).
+                let awaiting = self.state.awaiting_pidfile();
+                if watch.as_deref_mut().is_some_and(|w| w.set_awaiting(awaiting)) {
+                    continue;
+                }
             }
             let deadline = self.state.next_deadline();
             let main = self.state.main();
@@ -202,9 +207,15 @@ impl Loop<'_> {
             }
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
-            rescan = sig_ready || hold_ready || main_ready || report_ready;
+            rescan = hold_ready || main_ready || report_ready;
             if sig_ready {
-                received = signals.drain()?;
+                let w = watch.as_deref();
+                let (sigs, dir_event) =
+                    signals.drain(|n, code, fd| w.is_some_and(|w| w.is_dir_event(n, code, fd)))?;
+                // A directory event about another file than the pidfile
+                // runs no turn.
+                rescan |= !sigs.is_empty() || (dir_event && w.is_some_and(PidfileWatch::changed));
+                received = sigs;
                 received.retain(|s| *s != sig::CHLD);
             }
             if hold_ready {

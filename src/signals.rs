@@ -52,12 +52,19 @@ impl Signals {
     }
 
     /// Every signal queued now, in arrival order. Several SIGCHLDs may have
-    /// merged into one: the caller must drain `waitpid` anyway.
-    pub fn drain(&self) -> Result<Vec<Sig>> {
+    /// merged into one: the caller must drain `waitpid` anyway. Signals
+    /// that `watch_event(signo, code, fd)` calls the directory watch's own
+    /// are not returned: the flag says whether any came.
+    pub fn drain(&self, watch_event: impl Fn(u32, i32, i32) -> bool) -> Result<(Vec<Sig>, bool)> {
         let mut out = Vec::new();
+        let mut watched = false;
         while let Some(info) = self.fd.read_signal().context("read the signalfd")? {
-            out.push(Sig(info.ssi_signo as i32));
+            if watch_event(info.ssi_signo, info.ssi_code, info.ssi_fd) {
+                watched = true;
+            } else {
+                out.push(Sig(info.ssi_signo as i32));
+            }
         }
-        Ok(out)
+        Ok((out, watched))
     }
 }

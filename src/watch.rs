@@ -4,10 +4,16 @@
 //! appear and up as they vanish. Also tells whether the pidfile's writer
 //! is done with it: changed and not yet closed means "being written".
 //!
-//! Owns: the inotify descriptor and its one watch, and reading the pidfile
-//! between two looks at the events (so that no write seen in the content
-//! goes unnoticed). Must not judge the pidfile (`verify` does): an event
-//! only asks the loop to look again.
+//! The inotify watch is kept only while a pidfile is awaited (start-up, a
+//! handover): while the daemon runs, a dnotify watch on the directory
+//! (`dirnotify`) notices changes to log, and the inotify watch is removed
+//! then, long before exit, so that catchd's exit does not wait for the
+//! kernel to tear it down.
+//!
+//! Owns: the inotify descriptor and its one watch, the dnotify watch, and
+//! reading the pidfile between two looks at the events (so that no write
+//! seen in the content goes unnoticed). Must not judge the pidfile
+//! (`verify` does): an event only asks the loop to look again.
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -15,11 +21,31 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
+use crate::dirnotify::DirNotify;
 use crate::error::{Context, Result};
 use crate::pidfile::Found;
 
+/// What tells a changed pidfile from the one last read, without reading it.
+type Stamp = Option<(u64, u64, u64, i64, i64, i64, i64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    let (mt, mn, ct, cn) = (m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec());
+    Some((m.dev(), m.ino(), m.size(), mt, mn, ct, cn))
+}
+
 pub struct PidfileWatch {
+    // Dropped first: with its watch long removed, closing it waits for
+    // nothing, whereas the dnotify watch dropped before it would leave the
+    // kernel's mark reaper pending for this close to wait on.
     inotify: Inotify,
+    /// While the daemon runs: the light watch.
+    dn: Option<DirNotify>,
+    /// The pidfile is awaited: the inotify watch is on.
+    awaiting: bool,
+    /// The pidfile as last read (`read_settled`).
+    seen: Stamp,
     /// The pidfile's directory.
     dir: PathBuf,
     name: OsString,
@@ -64,6 +90,9 @@ impl PidfileWatch {
         let name = pidfile.file_name().unwrap_or_default().to_os_string();
         let mut watch = PidfileWatch {
             inotify,
+            dn: None,
+            awaiting: true,
+            seen: None,
             dir,
             name,
             watched: None,
@@ -90,6 +119,9 @@ impl PidfileWatch {
     /// True if the watch moved (the pidfile may be there now).
     pub fn rearm(&mut self) -> bool {
         let mut moved = false;
+        if !self.awaiting {
+            return false;
+        }
         // Each pass goes at least one level down, or stops.
         for _ in 0..64 {
             let Some(target) = self.deepest_existing() else {
@@ -143,14 +175,55 @@ impl PidfileWatch {
     /// is made again (bounded); content still being written without its
     /// newline counts as not written yet (`verify::settled`).
     pub fn read_settled(&mut self, path: &Path) -> std::result::Result<Found, String> {
+        self.seen = stamp(path);
         let mut found = crate::pidfile::read(path);
         for _ in 0..8 {
             if !self.drain() {
                 break;
             }
+            self.seen = stamp(path);
             found = crate::pidfile::read(path);
         }
         crate::verify::settled(found.map_err(|e| e.to_string()), !self.writing)
+    }
+
+    /// Keep the inotify watch while the pidfile is `awaiting`, the dnotify
+    /// watch otherwise. True if the loop should look again now: a watch
+    /// just set up may have missed a change since the last read.
+    pub fn set_awaiting(&mut self, awaiting: bool) -> bool {
+        if awaiting == self.awaiting {
+            return false;
+        }
+        self.awaiting = awaiting;
+        if awaiting {
+            self.dn = None;
+            self.writing = false;
+            return self.rearm();
+        }
+        if let Some((_, wd)) = self.watched.take() {
+            let _ = self.inotify.rm_watch(wd);
+        }
+        while matches!(self.inotify.read_events(), Ok(e) if !e.is_empty()) {}
+        self.writing = false;
+        self.dn = DirNotify::new(&self.dir);
+        if self.dn.is_none() {
+            crate::debug!(
+                "cannot watch {} while the daemon runs; pidfile changes are noticed on other events",
+                crate::escape::path(&self.dir)
+            );
+        }
+        self.changed()
+    }
+
+    /// A signal from the signalfd that is the dnotify watch's event.
+    pub fn is_dir_event(&self, signo: u32, code: i32, fd: i32) -> bool {
+        self.dn.as_ref().is_some_and(|d| d.is_event(signo, code, fd))
+    }
+
+    /// Whether the pidfile differs from the one last read (dnotify tells
+    /// only that something in the directory changed).
+    pub fn changed(&self) -> bool {
+        stamp(&self.dir.join(&self.name)) != self.seen
     }
 
     /// Empty the event queue and follow the directory. True if an event

@@ -196,6 +196,12 @@ impl State {
         }
     }
 
+    /// With `--pidfile`: waiting for it to name the main process (start-up,
+    /// or after the main process exited 0 for a handover).
+    pub fn awaiting_pidfile(&self) -> bool {
+        self.cfg.pidfile.is_some() && matches!(self.phase, Phase::Starting { .. })
+    }
+
     /// When the loop must wake up even if nothing happens.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.phase {
