@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Cli, KillMode};
+use crate::cli::{CgroupMode, Cli, KillMode};
 use crate::error::{Error, Result};
 use crate::log::Level;
 use crate::sig::Sig;
@@ -28,6 +28,9 @@ pub struct RunConfig {
     pub ready_fd: Option<i32>,
     pub status_file: Option<PathBuf>,
     pub contain: bool,
+    pub cgroup: CgroupMode,
+    /// `--name`: also names the daemon's cgroup.
+    pub name: Option<String>,
 }
 
 #[derive(Debug)]
@@ -96,6 +99,8 @@ pub fn build(cli: Cli) -> Result<Config> {
         ready_fd: cli.ready_fd.as_deref().map(parse_ready_fd).transpose()?,
         status_file: cli.status_file,
         contain: cli.contain,
+        cgroup: cli.cgroup,
+        name: cli.name,
     }))
 }
 

@@ -28,6 +28,7 @@ mod status;
 mod stop;
 mod sys;
 mod target;
+mod track;
 mod verify;
 mod watch;
 

@@ -105,6 +105,7 @@ mod tests {
             tree: &tree,
             last_exit: None,
             hold_inode: None,
+            cgroup: None,
         };
         assert_eq!(
             summary(&facts),

@@ -8,7 +8,7 @@
 //! performing the state machine's actions. Must not decide: `state.rs` does.
 
 use std::os::fd::BorrowedFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -23,7 +23,7 @@ use crate::signals::Signals;
 use crate::state::{Action, Ident, Outcome, Settings, State, Turn};
 use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
-use crate::target::{Sent, Targets};
+use crate::track::{self, Tracker};
 use crate::watch::PidfileWatch;
 use crate::{contain, pidfile, preflight, reaper, spawn, verify};
 
@@ -35,6 +35,9 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
     }
+    // Before the previous-instance check: an earlier catchd's leftovers
+    // in the cgroup of the same name are stopped, not refused.
+    let cgroup = track::setup(&cfg)?;
     if let Some(path) = &cfg.pidfile {
         preflight::check_previous_instance(path, &cfg.program)?;
     }
@@ -45,6 +48,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         chld_ignored: signals.chld_ignored,
         hold: (hold.write_raw(), sys::hold_fd_number()),
         report: None,
+        cgroup: cgroup.as_ref().map(track::cgroup::Cgroup::placement_fd),
     };
     let children_files = proctree::have_children_files();
     let me = std::process::id() as i32;
@@ -99,10 +103,9 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     let mut lp = Loop {
         cfg: &cfg,
         root,
-        children_files,
         contained,
         state: State::new(settings, root, launcher, Instant::now()),
-        targets: Targets::default(),
+        tracker: Tracker::new(root, children_files, cgroup),
         reporter: Reporter::new(
             std::env::var_os("NOTIFY_SOCKET").as_deref(),
             cfg.ready_fd,
@@ -114,7 +117,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
         // Once the daemon is spawned catchd may not simply die.
-        emergency_stop(root, lp.children_files);
+        lp.tracker.emergency_stop();
     }
     result
 }
@@ -124,10 +127,9 @@ struct Loop<'a> {
     /// The reaper whose descendants are the daemon: catchd, or with
     /// `--contain` the namespace's init.
     root: i32,
-    children_files: bool,
     contained: Option<Contained>,
     state: State,
-    targets: Targets,
+    tracker: Tracker,
     reporter: Reporter,
     /// The last pidfile verdict, for the status report.
     check: Option<verify::Check>,
@@ -154,12 +156,17 @@ impl Loop<'_> {
             }
             let deadline = self.state.next_deadline();
             let main = self.state.main();
-            let main_fd = main.and_then(|m| self.targets.watch(m.pid, m.starttime));
+            let (main_fd, events) = self.tracker.fds(main);
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
             let hold_at = push(&mut fds, hold.fd());
             let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
             let main_at = push(&mut fds, main_fd);
             let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
+            // cgroup.events signals a change with POLLPRI (POLLIN is always set).
+            let events_at = events.map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLPRI));
+                fds.len() - 1
+            });
             let timeout = deadline.map_or(PollTimeout::NONE, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so that the deadline has passed when poll returns.
@@ -182,10 +189,14 @@ impl Loop<'_> {
                 ready(main_at),
                 ready(report_at),
             );
+            let events_ready = ready(events_at);
             drop(fds);
+            if events_ready {
+                self.tracker.rearm();
+            }
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
-            rescan = sig_ready || hold_ready || main_ready || report_ready;
+            rescan = sig_ready || hold_ready || main_ready || report_ready || events_ready;
             if sig_ready {
                 received = signals.drain()?;
                 received.retain(|s| *s != sig::CHLD);
@@ -233,26 +244,27 @@ impl Loop<'_> {
                 pidfile = Some(self.judge(path, &tree));
             }
         }
-        self.targets.retain(&tree);
+        self.tracker.retain(&tree);
         crate::debug!("scan: {} process(es) under catchd", tree.live_count());
         self.check = pidfile.clone();
         let actions = self.state.step(Turn {
             now: Instant::now(),
             signals,
             reaped: reaped.exited,
-            no_children: reaped.no_children,
+            no_children: self.tracker.is_empty(reaped.no_children),
             tree: Some(tree),
             pidfile,
         });
-        let (mut ready, mut finish) = (false, None);
+        let (mut ready, mut finish, mut sends) = (false, None, Vec::new());
         for action in actions {
             match action {
-                Action::Send { to, sig } => self.send(to, sig),
+                Action::Send { to, sig } => sends.push((to, sig)),
                 Action::Ready => ready = true,
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
                 Action::Finish(outcome) => finish = Some(outcome),
             }
         }
+        self.tracker.deliver(&sends, self.state.tree());
         self.report(ready);
         if finish.is_some() {
             self.reporter.finish();
@@ -269,13 +281,14 @@ impl Loop<'_> {
             tree: self.state.tree(),
             last_exit: self.state.last_exit(),
             hold_inode: self.hold_inode,
+            cgroup: self.tracker.stats(),
         };
         self.reporter.update(&facts, ready);
     }
 
     /// The daemon's tree; with `--contain`, with namespace-local PIDs.
     fn scan(&mut self) -> Tree {
-        let mut tree = proctree::scan(self.root, self.children_files);
+        let mut tree = self.tracker.members();
         if let Some(c) = &mut self.contained {
             proctree::fill_nspids(&mut tree);
             c.learn(&tree);
@@ -293,14 +306,6 @@ impl Loop<'_> {
             pidfile::named,
         )
     }
-
-    fn send(&mut self, to: Ident, sig: Sig) {
-        match self.targets.send(to.pid, to.starttime, sig) {
-            Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {}", to.pid),
-            Ok(Sent::Gone) => crate::debug!("PID {} is gone; {sig} not sent", to.pid),
-            Err(e) => crate::warn!("unable to send {sig} to PID {}: {e}", to.pid),
-        }
-    }
 }
 
 fn push<'a>(fds: &mut Vec<PollFd<'a>>, fd: Option<BorrowedFd<'a>>) -> Option<usize> {
@@ -308,22 +313,4 @@ fn push<'a>(fds: &mut Vec<PollFd<'a>>, fd: Option<BorrowedFd<'a>>) -> Option<usi
         fds.push(PollFd::new(fd, PollFlags::POLLIN));
         fds.len() - 1
     })
-}
-
-/// After an internal error: SIGKILL the whole tree until it is empty, so
-/// that nothing outlives catchd's failure.
-fn emergency_stop(me: i32, children_files: bool) {
-    crate::error!("stopping every process under catchd after an internal error");
-    let mut targets = Targets::default();
-    let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until {
-        let reaped = reaper::drain();
-        if reaped.as_ref().map_or(true, |r| r.no_children) {
-            return;
-        }
-        for p in proctree::scan(me, children_files).live() {
-            let _ = targets.send(p.pid, p.starttime, sig::KILL);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

@@ -38,6 +38,10 @@ pub fn exec_error(program: &OsString, e: io::Error) -> Error {
     let bare = !program.as_encoded_bytes().contains(&b'/');
     let nowhere = bare && crate::preflight::resolve(program).is_none();
     match e.raw_os_error() {
+        Some(sys::CGROUP_ENTRY_FAILED) => Error::Sys {
+            what: format!("run {shown} in the daemon's cgroup"),
+            source: io::Error::other("the kernel refused to move it there"),
+        },
         Some(libc::ENOENT) => Error::NotFound(shown),
         Some(libc::EACCES) if nowhere => Error::NotFound(shown),
         Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::EPERM) => {

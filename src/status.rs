@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::proctree::Tree;
 use crate::state::{ChosenBy, Ident};
 use crate::sys::Exit;
+use crate::track::cgroup::Stats;
 use crate::verify::Check;
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -28,6 +29,8 @@ pub struct Document {
     pub pidfile: Option<Pidfile>,
     pub processes: Vec<Process>,
     pub last_exit: Option<LastExit>,
+    /// With `--cgroup`: the daemon's cgroup and what its controllers say.
+    pub cgroup: Option<Stats>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -82,6 +85,7 @@ pub struct Facts<'a> {
     pub last_exit: Option<(i32, Exit)>,
     /// The hold pipe's inode, to tell who still holds it.
     pub hold_inode: Option<u64>,
+    pub cgroup: Option<Stats>,
 }
 
 pub fn document(facts: &Facts<'_>) -> Document {
@@ -125,6 +129,7 @@ pub fn document(facts: &Facts<'_>) -> Document {
                 signal: Some(s.name()),
             },
         }),
+        cgroup: facts.cgroup.clone(),
     }
 }
 
