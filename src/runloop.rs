@@ -281,14 +281,18 @@ impl Loop<'_> {
             tree: self.state.tree(),
             last_exit: self.state.last_exit(),
             hold_inode: self.hold_inode,
-            cgroup: self.tracker.stats(),
+            cgroup: self
+                .cfg
+                .status_file
+                .as_ref()
+                .and_then(|_| self.tracker.stats()),
         };
         self.reporter.update(&facts, ready);
     }
 
     /// The daemon's tree; with `--contain`, with namespace-local PIDs.
     fn scan(&mut self) -> Tree {
-        let mut tree = self.tracker.members();
+        let mut tree = self.tracker.members(self.state.main());
         if let Some(c) = &mut self.contained {
             proctree::fill_nspids(&mut tree);
             c.learn(&tree);

@@ -47,13 +47,21 @@ impl Tracker {
         }
     }
 
-    /// Who is in the tree: the walk, plus the cgroup's members it missed.
-    pub fn members(&self) -> Tree {
-        let mut tree = proc::walk(self.root, self.children_files);
-        if let Some(cg) = &self.cgroup {
-            proc::add_missing(&mut tree, cg.pids(), self.root);
+    /// Who is in the tree. With a cgroup: its members (never zombies, so
+    /// a storm of exited processes waiting to be reaped costs nothing
+    /// here), each with its parentage from /proc, plus `main` should it
+    /// have left the cgroup; the walk when the cgroup is empty, to find
+    /// anything that left it. Without: the walk.
+    pub fn members(&self, main: Option<Ident>) -> Tree {
+        match &self.cgroup {
+            Some(cg) if cg.populated() => {
+                let mut tree = Tree::default();
+                let extra = main.map(|m| m.pid).into_iter();
+                proc::add_missing(&mut tree, cg.pids().into_iter().chain(extra), self.root);
+                tree
+            }
+            _ => proc::walk(self.root, self.children_files),
         }
-        tree
     }
 
     /// Whether the tree is empty, given that `waitpid` found no children.

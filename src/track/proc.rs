@@ -16,15 +16,15 @@ pub fn walk(root: i32, children_files: bool) -> Tree {
     proctree::scan(root, children_files)
 }
 
-/// Add the processes in `pids` that the walk did not see (forked after it
-/// read their parent, or outside catchd's tree), the reaper excluded.
-pub fn add_missing(tree: &mut Tree, pids: Vec<i32>, root: i32) {
+/// Add the processes in `pids` that are not in `tree` yet, the reaper
+/// and catchd excluded.
+pub fn add_missing(tree: &mut Tree, pids: impl Iterator<Item = i32>, root: i32) {
     let me = std::process::id() as i32;
     for pid in pids {
         if pid == root || pid == me || tree.get(pid).is_some() {
             continue;
         }
-        if let Some(p) = proctree::stat(pid) {
+        if let Some(p) = proctree::stat(pid).filter(|p| !p.zombie) {
             tree.procs.push(p);
         }
     }

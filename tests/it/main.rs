@@ -5,6 +5,7 @@
 
 mod support;
 
+mod cgroup;
 mod contain;
 mod examples;
 mod faults;
