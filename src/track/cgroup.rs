@@ -99,11 +99,14 @@ impl Cgroup {
             .map(|v| v.trim() == "1")
     }
 
-    /// Every process in the cgroup and in the cgroups below it.
-    pub fn pids(&self) -> Vec<i32> {
-        let mut out = Vec::new();
-        collect(&self.dir, &mut out, 0);
-        out
+    /// Every process in the cgroup and in the cgroups below it; `None`
+    /// if the cgroup's own list cannot be read (no descriptor left).
+    pub fn pids(&self) -> Option<Vec<i32>> {
+        let mut out = read_pids(&self.dir).ok()?;
+        for sub in subdirs(&self.dir) {
+            collect(&sub, &mut out, 1);
+        }
+        Some(out)
     }
 
     /// SIGKILL every process in the cgroup at once, except `spare`.
@@ -126,7 +129,12 @@ impl Cgroup {
         if frozen {
             self.wait_for("frozen", Duration::from_millis(100));
         }
-        for pid in self.pids().into_iter().filter(|p| Some(*p) != spare) {
+        for pid in self
+            .pids()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| Some(*p) != spare)
+        {
             // SAFETY: plain integers; see above for why the PID is safe.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
@@ -202,10 +210,13 @@ impl Drop for Cgroup {
 /// sane stack whatever a hostile daemon does.
 const MAX_DEPTH: usize = 64;
 
+fn read_pids(dir: &Path) -> io::Result<Vec<i32>> {
+    let text = fs::read_to_string(dir.join("cgroup.procs"))?;
+    Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+}
+
 fn collect(dir: &Path, out: &mut Vec<i32>, depth: usize) {
-    if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
-        out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
-    }
+    out.extend(read_pids(dir).unwrap_or_default());
     if depth < MAX_DEPTH {
         for sub in subdirs(dir) {
             collect(&sub, out, depth + 1);
@@ -231,4 +242,63 @@ fn remove(dir: &Path, depth: usize) -> io::Result<()> {
         }
     }
     fs::remove_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::detect;
+    use super::*;
+    use std::process::{Child, Command};
+
+    /// A cgroup below the test's own, where this machine allows one.
+    fn scratch(name: &str) -> Option<Cgroup> {
+        let own = detect::own_path(&fs::read_to_string("/proc/self/cgroup").ok()?)?;
+        let mounts = detect::cgroup2_mounts(&fs::read_to_string("/proc/self/mountinfo").ok()?);
+        let parent = mounts.iter().find_map(|m| detect::locate(m, &own).ok())?;
+        let name = format!("catchd-unit-{name}-{}", std::process::id());
+        Cgroup::open(&parent, &name).ok()?.ok()
+    }
+
+    fn exited(child: &mut Child) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// The path for kernels without `cgroup.kill`, run on this one.
+    #[test]
+    fn freeze_kill_each_thaw_empties_the_cgroup_and_spares_the_init() {
+        let Some(cg) = scratch("freeze") else {
+            eprintln!("SKIPPED: no writable cgroup v2 here");
+            return;
+        };
+        let dir = cg.path().to_path_buf();
+        let mut kids: Vec<Child> = (0..3)
+            .map(|_| Command::new("sleep").arg("60").spawn().unwrap())
+            .collect();
+        for k in &kids {
+            fs::write(dir.join("cgroup.procs"), k.id().to_string()).unwrap();
+        }
+        assert_eq!(cg.pids().unwrap().len(), 3);
+        let spare = kids[0].id() as i32;
+        cg.freeze_and_kill(Some(spare)).unwrap();
+        assert!(exited(&mut kids[1]) && exited(&mut kids[2]));
+        assert_eq!(cg.pids().unwrap(), [spare]);
+        assert_eq!(
+            fs::read_to_string(dir.join("cgroup.freeze"))
+                .unwrap()
+                .trim(),
+            "0"
+        );
+        cg.freeze_and_kill(None).unwrap();
+        assert!(exited(&mut kids[0]));
+        assert!(!cg.populated());
+        drop(cg);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+    }
 }

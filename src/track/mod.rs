@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::cli::CgroupMode;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
-use crate::proctree::Tree;
+use crate::proctree::{self, Tree};
 use crate::sig::{self, Sig};
 use crate::state::Ident;
 use crate::target::{Sent, Targets};
@@ -53,14 +53,23 @@ impl Tracker {
     /// have left the cgroup; the walk when the cgroup is empty, to find
     /// anything that left it. Without: the walk.
     pub fn members(&self, main: Option<Ident>) -> Tree {
-        match &self.cgroup {
-            Some(cg) if cg.populated() => {
+        let listed = self
+            .cgroup
+            .as_ref()
+            .filter(|cg| cg.populated())
+            .and_then(Cgroup::pids);
+        match listed {
+            Some(pids) => {
                 let mut tree = Tree::default();
-                let extra = main.map(|m| m.pid).into_iter();
-                proc::add_missing(&mut tree, cg.pids().into_iter().chain(extra), self.root);
+                proc::add_missing(&mut tree, pids.into_iter(), self.root);
+                // Only the main process itself, never a successor to its PID.
+                if let Some(m) = main.filter(|m| tree.get(m.pid).is_none()) {
+                    let same = proctree::stat(m.pid).filter(|p| p.starttime == m.starttime);
+                    tree.procs.extend(same.filter(|p| !p.zombie));
+                }
                 tree
             }
-            _ => proc::walk(self.root, self.children_files),
+            None => proc::walk(self.root, self.children_files),
         }
     }
 
@@ -104,13 +113,16 @@ impl Tracker {
             // report the exits: spare it.
             let spare = (self.root != std::process::id() as i32).then_some(self.root);
             match cg.kill_all(spare) {
-                Ok(()) => crate::debug!("sent SIGKILL to cgroup {}", cg.path().display()),
+                Ok(()) => {
+                    crate::debug!("sent SIGKILL to cgroup {}", cg.path().display());
+                    for &(to, s) in sends.iter().filter(|(_, s)| *s != sig::KILL) {
+                        self.send(to, s);
+                    }
+                    return;
+                }
+                // Then one by one, as without a cgroup.
                 Err(e) => crate::warn!("unable to kill cgroup {}: {e}", cg.path().display()),
             }
-            for &(to, s) in sends.iter().filter(|(_, s)| *s != sig::KILL) {
-                self.send(to, s);
-            }
-            return;
         }
         for &(to, s) in sends {
             self.send(to, s);

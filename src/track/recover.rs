@@ -31,6 +31,7 @@ pub fn stop_leftovers(cg: &Cgroup, cfg: &RunConfig) -> Result<()> {
         let now = Instant::now();
         let members: Vec<Ident> = cg
             .pids()
+            .unwrap_or_default()
             .into_iter()
             .filter_map(proctree::stat)
             .filter(|p| !p.zombie)
