@@ -252,6 +252,11 @@ fn run_wrapped(dir: &TestDir, wrapper: &[&str], mode: &str) -> (Option<i32>, Str
 /// `auto` runs the daemon in catchd's own cgroup and says why in one line
 /// at -v; `on` exits 125 with one line.
 fn check_fallback(wrapper: &[&str], why: &str) {
+    check_fallback_in(wrapper, why, &own_cgroup());
+}
+
+/// The same, for a catchd that sees its own cgroup as `catchd_cgroup`.
+fn check_fallback_in(wrapper: &[&str], why: &str, catchd_cgroup: &str) {
     let dir = TestDir::new("cg-fallback");
     let (st, log) = run_wrapped(&dir, wrapper, "auto");
     assert_eq!(st, Some(0), "{log}");
@@ -262,7 +267,7 @@ fn check_fallback(wrapper: &[&str], why: &str) {
     assert_eq!(lines.len(), 1, "{log}");
     assert!(lines[0].contains(why), "{log}");
     assert!(
-        log.lines().any(|l| l == format!("0::{}", own_cgroup())),
+        log.lines().any(|l| l == format!("0::{catchd_cgroup}")),
         "the daemon is not in catchd's cgroup: {log}"
     );
     let (st, log) = run_wrapped(&dir, wrapper, "on");
@@ -293,6 +298,51 @@ fn unprivileged_user_falls_back_or_refuses() {
         "--clear-groups",
     ];
     check_fallback(&setpriv, "no write access");
+}
+
+#[test]
+fn a_cgroup_namespace_whose_root_the_mount_does_not_show_falls_back_or_refuses() {
+    if !cgroup::allowed("a cgroup namespace (needs root)") {
+        return;
+    }
+    // catchd in a cgroup namespace rooted at a cgroup of its own, with
+    // the host's mount: /proc/self/cgroup says "/", the mount's root is
+    // above the namespace's.
+    let ns_root = cgroup::dir(&format!(
+        "{}/catchd-it-ns-{}",
+        own_cgroup().trim_end_matches('/'),
+        std::process::id()
+    ));
+    let _ = std::fs::create_dir(&ns_root);
+    let enter = r#"echo $$ > "$0/cgroup.procs" && exec unshare -C "$@""#;
+    let root = ns_root.display().to_string();
+    check_fallback_in(&["sh", "-c", enter, &root], "does not match", "/");
+    assert!(wait_until(LIMIT, || std::fs::remove_dir(&ns_root).is_ok()
+        || !ns_root.exists()));
+}
+
+#[test]
+fn a_second_catchd_for_the_same_name_is_refused_and_touches_nothing() {
+    if !cgroup::allowed("--cgroup on") {
+        return;
+    }
+    let dir = TestDir::new("cg-busy");
+    let name = format!("it-busy-{}", std::process::id());
+    let (mut first, procs) = start(&dir, &["--cgroup", "on", "--name", &name]);
+    let mut second = Catchd::start(&dir, &["--cgroup", "auto", "--name", &name, "--", "true"]);
+    let st = second.wait_exit();
+    let log = second.log();
+    assert_eq!(code(st), Some(125), "{log}");
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(
+        log.contains("another running catchd") && log.contains(&format!("catchd-{name}")),
+        "{log}"
+    );
+    let same = |&(pid, st): &(i32, u64)| procs::stat(pid).is_some_and(|s| s.2 == st && s.0 != 'Z');
+    assert!(procs.iter().all(same));
+    assert!(first.running());
+    first.signal(libc::SIGTERM);
+    assert_eq!(code(first.wait_exit()), Some(0), "{}", first.log());
 }
 
 #[test]
