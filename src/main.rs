@@ -7,6 +7,7 @@
 mod audit;
 mod cli;
 mod clock;
+mod clone3;
 mod config;
 mod contain;
 mod error;

@@ -70,7 +70,11 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         let (contained, launcher) = Contained::new(c.report, &tree, c.launcher_nspid)?;
         (init, launcher, Some(contained))
     } else {
-        (me, spawn::launch(&cfg.program, &cfg.args, setup)?, None)
+        let launched = match cgroup.as_ref().map(track::cgroup::Cgroup::dir_fd) {
+            Some(dir) => spawn::launch_in(&cfg.program, &cfg.args, setup, dir)?,
+            None => spawn::launch(&cfg.program, &cfg.args, setup)?,
+        };
+        (me, launched, None)
     };
     // Only descendants may hold the write end, or EOF never comes.
     hold.close_write();

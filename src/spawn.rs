@@ -7,6 +7,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -27,6 +28,31 @@ pub fn launch(program: &OsString, args: &[OsString], setup: ChildSetup) -> Resul
         // The Child handle is dropped without waiting: catchd reaps every
         // child itself with waitpid(-1), and std never reaps on drop.
         Ok(child) => Ok(child.id() as i32),
+        Err(e) => Err(exec_error(program, e)),
+    }
+}
+
+/// `launch`, into the cgroup whose directory is `dir`: born in it
+/// (`clone3`), or on kernels before 5.7 moving itself in before exec
+/// (`setup.cgroup`).
+pub fn launch_in(
+    program: &OsString,
+    args: &[OsString],
+    setup: ChildSetup,
+    dir: RawFd,
+) -> Result<i32> {
+    let born_in = ChildSetup {
+        cgroup: None,
+        ..setup
+    };
+    match crate::clone3::launch_into(program, args, &born_in, dir) {
+        Ok(Some(pid)) => Ok(pid),
+        Ok(None) => {
+            crate::debug!(
+                "no clone3(CLONE_INTO_CGROUP): the launcher moves itself into the cgroup"
+            );
+            launch(program, args, setup)
+        }
         Err(e) => Err(exec_error(program, e)),
     }
 }

@@ -25,7 +25,7 @@ pub struct Cgroup {
     /// `cgroup.procs`, open for the launcher to write "0" into before exec.
     procs: OwnedFd,
     /// The directory, flock'ed: a second catchd for the same name sees it.
-    _lock: Flock<File>,
+    lock: Flock<File>,
 }
 
 /// Another live catchd holds the cgroup of this name.
@@ -66,12 +66,17 @@ impl Cgroup {
             dir,
             events,
             procs: procs.into(),
-            _lock: lock,
+            lock,
         }))
     }
 
     pub fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// The cgroup's directory, for `clone3(CLONE_INTO_CGROUP)`.
+    pub fn dir_fd(&self) -> RawFd {
+        self.lock.as_raw_fd()
     }
 
     /// The descriptor the launcher writes "0" into to enter the cgroup.
@@ -180,6 +185,21 @@ impl Cgroup {
             cpu_usage_usec: usage,
         }
     }
+}
+
+/// Whether a live catchd holds the cgroup directory `dir`.
+pub fn locked(dir: &Path) -> bool {
+    let Ok(handle) = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+    else {
+        return false;
+    };
+    matches!(
+        Flock::lock(handle, FlockArg::LockSharedNonblock),
+        Err((_, nix::errno::Errno::EWOULDBLOCK))
+    )
 }
 
 impl Drop for Cgroup {

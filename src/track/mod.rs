@@ -170,6 +170,7 @@ pub fn setup(cfg: &RunConfig) -> Result<Option<Cgroup>> {
         Ok(dir) => dir,
         Err(why) => return fallback(why),
     };
+    sweep(&parent);
     let name = cgroup_name(cfg.name.as_deref(), cfg.pidfile.as_deref());
     let cg = match Cgroup::open(&parent, &name.0) {
         Ok(Ok(cg)) => cg,
@@ -191,6 +192,31 @@ pub fn setup(cfg: &RunConfig) -> Result<Option<Cgroup>> {
     }
     crate::debug!("the daemon runs in cgroup {}", cg.path().display());
     Ok(Some(cg))
+}
+
+/// Remove the empty per-run cgroups of catchds that are gone (SIGKILLed
+/// before they could): nobody will ever use those names again. A live
+/// PID keeps its name; the kernel refuses to remove a populated cgroup.
+fn sweep(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix("catchd-run-"));
+        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        // In another PID namespace the number means nothing: the lock
+        // a live catchd holds on its cgroup says it too.
+        let gone = !Path::new(&format!("/proc/{pid}")).exists() && !cgroup::locked(&entry.path());
+        if gone && std::fs::remove_dir(entry.path()).is_ok() {
+            crate::debug!(
+                "removed the empty cgroup {} of a catchd that is gone",
+                entry.path().display()
+            );
+        }
+    }
 }
 
 /// catchd's own cgroup directory, if `auto` may make one below it.
