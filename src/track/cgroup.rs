@@ -16,8 +16,9 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{openat, Flock, FlockArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
 
 pub struct Cgroup {
     dir: PathBuf,
@@ -42,32 +43,48 @@ pub struct Stats {
 
 impl Cgroup {
     /// Make (or take over) cgroup `name` below `parent` and lock it.
+    /// Its files are opened through the locked directory: a cgroup that
+    /// another catchd's sweep removed meanwhile is made again.
     pub fn open(parent: &Path, name: &str) -> io::Result<Result<Cgroup, Busy>> {
         let dir = parent.join(name);
-        match fs::create_dir(&dir) {
-            Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
+        let gone = |e: &io::Error| e.kind() == ErrorKind::NotFound;
+        for _ in 0..3 {
+            match fs::create_dir(&dir) {
+                Err(e) if e.kind() != ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+            let handle = match OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&dir)
+            {
+                Err(e) if gone(&e) => continue,
+                other => other?,
+            };
+            let Some(lock) = lock_exclusive(handle)? else {
+                return Ok(Err(Busy));
+            };
+            let at = |file: &str, flag: OFlag| -> io::Result<OwnedFd> {
+                Ok(openat(
+                    &*lock,
+                    file,
+                    flag | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )?)
+            };
+            let events = match at("cgroup.events", OFlag::O_RDONLY) {
+                Err(e) if gone(&e) => continue,
+                other => File::from(other?),
+            };
+            let procs = at("cgroup.procs", OFlag::O_WRONLY)?;
+            return Ok(Ok(Cgroup {
+                dir,
+                events,
+                procs,
+                lock,
+            }));
         }
-        let handle = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(&dir)?;
-        let lock = match Flock::lock(handle, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => lock,
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(Err(Busy)),
-            Err((_, e)) => return Err(e.into()),
-        };
-        let events = File::open(dir.join("cgroup.events"))?;
-        let procs = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(dir.join("cgroup.procs"))?;
-        Ok(Ok(Cgroup {
-            dir,
-            events,
-            procs: procs.into(),
-            lock,
-        }))
+        Err(io::Error::from(ErrorKind::NotFound))
     }
 
     pub fn path(&self) -> &Path {
@@ -187,8 +204,26 @@ impl Cgroup {
     }
 }
 
-/// Whether a live catchd holds the cgroup directory `dir`.
-pub fn locked(dir: &Path) -> bool {
+/// Lock a cgroup directory for this catchd's life; `None` if a live
+/// catchd holds it. Another catchd's `remove_unused` holds it for microseconds:
+/// a few tries tell that apart.
+fn lock_exclusive(mut handle: File) -> io::Result<Option<Flock<File>>> {
+    for _ in 0..10 {
+        match Flock::lock(handle, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Some(lock)),
+            Err((h, nix::errno::Errno::EWOULDBLOCK)) => handle = h,
+            Err((_, e)) => return Err(e.into()),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(None)
+}
+
+/// Remove the empty cgroup `dir` unless a live catchd holds it: under
+/// its lock, so that a catchd taking the name meanwhile waits, then finds
+/// it gone and makes it again. The kernel refuses to remove a populated
+/// cgroup.
+pub fn remove_unused(dir: &Path) -> bool {
     let Ok(handle) = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -196,10 +231,10 @@ pub fn locked(dir: &Path) -> bool {
     else {
         return false;
     };
-    matches!(
-        Flock::lock(handle, FlockArg::LockSharedNonblock),
-        Err((_, nix::errno::Errno::EWOULDBLOCK))
-    )
+    match Flock::lock(handle, FlockArg::LockExclusiveNonblock) {
+        Ok(_held) => fs::remove_dir(dir).is_ok(),
+        Err(_) => false,
+    }
 }
 
 impl Drop for Cgroup {

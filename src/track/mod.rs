@@ -194,26 +194,24 @@ pub fn setup(cfg: &RunConfig) -> Result<Option<Cgroup>> {
     Ok(Some(cg))
 }
 
-/// Remove the empty per-run cgroups of catchds that are gone (SIGKILLed
-/// before they could): nobody will ever use those names again. A live
-/// PID keeps its name; the kernel refuses to remove a populated cgroup.
+/// Remove the empty cgroups that catchds left when they were SIGKILLed
+/// (before they could remove them): a live catchd holds its cgroup's
+/// lock, and the kernel refuses to remove a populated cgroup, so what goes
+/// is unused. A stable name is made again when needed.
 fn sweep(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let pid = name.to_str().and_then(|n| n.strip_prefix("catchd-run-"));
-        let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        // In another PID namespace the number means nothing: the lock
-        // a live catchd holds on its cgroup says it too.
-        let gone = !Path::new(&format!("/proc/{pid}")).exists() && !cgroup::locked(&entry.path());
-        if gone && std::fs::remove_dir(entry.path()).is_ok() {
+        let path = entry.path();
+        let ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with("catchd-"));
+        if ours && cgroup::remove_unused(&path) {
             crate::debug!(
                 "removed the empty cgroup {} of a catchd that is gone",
-                entry.path().display()
+                path.display()
             );
         }
     }
