@@ -113,14 +113,9 @@ impl Tracker {
             // report the exits: spare it.
             let spare = (self.root != std::process::id() as i32).then_some(self.root);
             match cg.kill_all(spare) {
-                Ok(()) => {
-                    crate::debug!("sent SIGKILL to cgroup {}", cg.path().display());
-                    for &(to, s) in sends.iter().filter(|(_, s)| *s != sig::KILL) {
-                        self.send(to, s);
-                    }
-                    return;
-                }
-                // Then one by one, as without a cgroup.
+                // Then one by one as well: cgroup.kill skips a process
+                // whose first thread has exited while others run.
+                Ok(()) => crate::debug!("sent SIGKILL to cgroup {}", cg.path().display()),
                 Err(e) => crate::warn!("unable to kill cgroup {}: {e}", cg.path().display()),
             }
         }

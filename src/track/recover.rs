@@ -56,10 +56,11 @@ pub fn stop_leftovers(cg: &Cgroup, cfg: &RunConfig) -> Result<()> {
             }
             cg.kill_all(None)
                 .context(&format!("kill the leftovers in cgroup {shown}"))?;
-        } else {
-            for p in who {
-                let _ = targets.send(p.pid, p.starttime, sig);
-            }
+        }
+        // With SIGKILL too: cgroup.kill skips a process whose first
+        // thread has exited while others run.
+        for p in who {
+            let _ = targets.send(p.pid, p.starttime, sig);
         }
         let left = stop
             .next_deadline()
