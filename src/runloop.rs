@@ -31,6 +31,9 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     // Signals first, before anything can spawn or fail: no signal may be
     // lost between the launch and the first poll.
     let signals = Signals::setup()?;
+    // catchd's own descriptors never run short; the daemon gets the limit
+    // catchd was started with (SPEC §1.1.8).
+    let nofile = sys::raise_nofile();
     nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
@@ -40,10 +43,12 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     }
     let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
     let mut hold = HoldPipe::new()?;
+    let hold_fd = hold.place_write(nofile.rlim_cur)?;
     let setup = ChildSetup {
         mask: signals.original_mask,
-        chld_ignored: signals.chld_ignored,
-        hold: (hold.write_raw(), sys::hold_fd_number()),
+        ignored: signals.ignored,
+        nofile,
+        hold: (hold.write_raw(), hold_fd),
         report: None,
     };
     let children_files = proctree::have_children_files();
@@ -160,6 +165,11 @@ impl Loop<'_> {
             let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
             let main_at = push(&mut fds, main_fd);
             let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
+            // stderr only while log lines wait for it (SPEC §1.1.9).
+            let log_at = crate::log::waiting_fd().map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLOUT));
+                fds.len() - 1
+            });
             let timeout = deadline.map_or(PollTimeout::NONE, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so that the deadline has passed when poll returns.
@@ -182,7 +192,11 @@ impl Loop<'_> {
                 ready(main_at),
                 ready(report_at),
             );
+            let log_ready = ready(log_at);
             drop(fds);
+            if log_ready {
+                crate::log::flush();
+            }
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
             rescan = sig_ready || hold_ready || main_ready || report_ready;
@@ -298,6 +312,11 @@ impl Loop<'_> {
         match self.targets.send(to.pid, to.starttime, sig) {
             Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {}", to.pid),
             Ok(Sent::Gone) => crate::debug!("PID {} is gone; {sig} not sent", to.pid),
+            Ok(Sent::Denied { first: true }) => crate::warn!(
+                "not permitted to signal PID {} ({sig} not sent); not said again for it",
+                to.pid
+            ),
+            Ok(Sent::Denied { first: false }) => {}
             Err(e) => crate::warn!("unable to send {sig} to PID {}: {e}", to.pid),
         }
     }
