@@ -76,6 +76,9 @@ pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
         sys::read_to_eof(late_fd); // no sleeping: EOF is the launcher's exit
         sys::close(late_fd);
     }
+    if let Some(name) = &cfg.comm {
+        sys::set_comm(name);
+    }
     if own_pidfile {
         write_pidfile(cfg, std::process::id() as i32);
     }
@@ -105,6 +108,9 @@ fn spawn_worker(cfg: &Config) -> i32 {
         Forked::Child => {
             if cfg.worker_setsid {
                 sys::setsid();
+            }
+            if let Some(uid) = cfg.worker_uid {
+                sys::set_uid(uid);
             }
             let wait = setup_or_die(&cfg.ignore, &extra_ignored(cfg));
             report::ready(Role::Worker);

@@ -10,6 +10,7 @@ mod examples;
 mod faults;
 mod notify;
 mod real;
+mod resilience;
 mod run_basic;
 mod run_pidfile;
 mod run_signals;
