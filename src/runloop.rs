@@ -23,7 +23,7 @@ use crate::signals::Signals;
 use crate::state::{Action, Ident, Outcome, Settings, State, Turn};
 use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
-use crate::target::{Sent, Targets};
+use crate::target::Targets;
 use crate::watch::PidfileWatch;
 use crate::{contain, pidfile, preflight, reaper, spawn, verify};
 
@@ -309,16 +309,7 @@ impl Loop<'_> {
     }
 
     fn send(&mut self, to: Ident, sig: Sig) {
-        match self.targets.send(to.pid, to.starttime, sig) {
-            Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {}", to.pid),
-            Ok(Sent::Gone) => crate::debug!("PID {} is gone; {sig} not sent", to.pid),
-            Ok(Sent::Denied { first: true }) => crate::warn!(
-                "not permitted to signal PID {} ({sig} not sent); not said again for it",
-                to.pid
-            ),
-            Ok(Sent::Denied { first: false }) => {}
-            Err(e) => crate::warn!("unable to send {sig} to PID {}: {e}", to.pid),
-        }
+        self.targets.send_logged(to.pid, to.starttime, sig);
     }
 }
 

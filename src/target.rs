@@ -55,6 +55,20 @@ impl Targets {
         }
     }
 
+    /// `send`, and say what happened: debug lines, one warning per process
+    /// that may not be signalled, a warning for any other failure.
+    pub fn send_logged(&mut self, pid: i32, starttime: u64, sig: Sig) {
+        match self.send(pid, starttime, sig) {
+            Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {pid}"),
+            Ok(Sent::Gone) => crate::debug!("PID {pid} is gone; {sig} not sent"),
+            Ok(Sent::Denied { first: true }) => crate::warn!(
+                "not permitted to signal PID {pid} ({sig} not sent); not said again for it"
+            ),
+            Ok(Sent::Denied { first: false }) => {}
+            Err(e) => crate::warn!("unable to send {sig} to PID {pid}: {e}"),
+        }
+    }
+
     fn deliver(&mut self, pid: i32, starttime: u64, sig: Sig) -> io::Result<Sent> {
         if pid <= 0 {
             // A stand-in for a process already gone (see contain.rs).

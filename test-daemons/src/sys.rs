@@ -203,8 +203,15 @@ pub fn set_comm(name: &[u8]) {
 /// `--worker-uid`: become this user (group too), or die saying why.
 pub fn set_uid(uid: u32) {
     // SAFETY: plain integer arguments.
-    let ok = unsafe { libc::setgroups(0, std::ptr::null()) == 0 && libc::setgid(uid) == 0 && libc::setuid(uid) == 0 };
+    let ok = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setgid(uid) == 0
+            && libc::setuid(uid) == 0
+    };
     if !ok {
-        die(&format!("setuid({uid}): {}", std::io::Error::last_os_error()));
+        die(&format!(
+            "setuid({uid}): {}",
+            std::io::Error::last_os_error()
+        ));
     }
 }

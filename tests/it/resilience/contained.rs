@@ -109,7 +109,12 @@ fn start_clean(dir: &TestDir, args: &[&str]) -> Catchd {
         // SAFETY: close_range in the child before exec.
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(cmd, || {
-                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
                 Ok(())
             });
         }

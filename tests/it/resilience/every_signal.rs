@@ -33,7 +33,10 @@ fn every_signal_number_is_survived_and_forwarded_as_the_spec_says() {
         }
         if sig == libc::SIGSTOP {
             c.signal(sig);
-            assert!(wait_until(LIMIT, || state(c.pid) == 'T'), "STOP did not stop catchd");
+            assert!(
+                wait_until(LIMIT, || state(c.pid) == 'T'),
+                "STOP did not stop catchd"
+            );
             forwarded(&c, &dir, main, libc::SIGCONT, 1);
             assert_ne!(state(c.pid), 'T');
             continue;

@@ -38,7 +38,10 @@ fn names_from_proc_are_escaped_in_every_log_line() {
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
     let log = c.log();
     for l in log.lines() {
-        assert!(l.starts_with("catchd["), "a line not of catchd's: {l:?}\n{log}");
+        assert!(
+            l.starts_with("catchd["),
+            "a line not of catchd's: {l:?}\n{log}"
+        );
         assert!(!l.contains('\x1b'), "a raw escape: {l:?}");
     }
 }
@@ -66,8 +69,7 @@ fn a_process_catchd_may_not_signal_is_warned_about_once() {
     // The worker reports as another user.
     let report = dir.report().path;
     std::fs::write(&report, "").unwrap();
-    std::fs::set_permissions(&report, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .unwrap();
+    std::fs::set_permissions(&report, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     let f = forker();
     let catchd = catchd_bin();
     let args = [

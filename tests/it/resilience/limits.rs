@@ -129,7 +129,11 @@ fn the_daemon_gets_the_dispositions_catchd_was_started_with() {
     let ign = u64::from_str_radix(&procs::status_field(main, "SigIgn").unwrap(), 16).unwrap();
     let bit = |s: i32| 1u64 << (s - 1);
     assert_eq!(ign & bit(libc::SIGHUP), bit(libc::SIGHUP), "SigIgn {ign:x}");
-    assert_eq!(ign & bit(libc::SIGPIPE), bit(libc::SIGPIPE), "SigIgn {ign:x}");
+    assert_eq!(
+        ign & bit(libc::SIGPIPE),
+        bit(libc::SIGPIPE),
+        "SigIgn {ign:x}"
+    );
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
     // Without: SIGPIPE is not ignored in the daemon (the Rust runtime
@@ -138,7 +142,11 @@ fn the_daemon_gets_the_dispositions_catchd_was_started_with() {
     let mut c = Catchd::start(&dir, &["--", &f]);
     let main = main_pid(&dir);
     let ign = u64::from_str_radix(&procs::status_field(main, "SigIgn").unwrap(), 16).unwrap();
-    assert_eq!(ign & (bit(libc::SIGHUP) | bit(libc::SIGPIPE)), 0, "SigIgn {ign:x}");
+    assert_eq!(
+        ign & (bit(libc::SIGHUP) | bit(libc::SIGPIPE)),
+        0,
+        "SigIgn {ign:x}"
+    );
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
 }
