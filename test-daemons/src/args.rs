@@ -59,6 +59,10 @@ pub struct Config {
     pub comm: Option<Vec<u8>>,
     /// `--worker-uid UID`: workers switch to this user (needs CAP_SETUID).
     pub worker_uid: Option<u32>,
+    /// `--worker-forge`: each worker tries to write a forged "main process
+    /// exited 42" record of catchd's `--contain` init into every descriptor
+    /// of PID 1 it can open through /proc, and reports how far it got.
+    pub worker_forge: bool,
 }
 
 /// What the command line asks for.
@@ -77,7 +81,7 @@ usage: td-forker [--fork none|single|double] [--setsid] [--close-all-fds]
          [--ignore SIG]... [--exit-after DUR [--exit-code N | --die-by SIG]]
          [--fork-storm] [--handover-on SIG] [--launcher-sleep DUR]
          [--launcher-exit N] [--orphans N [--orphans-on SIG]]
-         [--comm NAME] [--worker-uid UID]
+         [--comm NAME] [--worker-uid UID] [--worker-forge]
          [--self-test] [--help]
 Reports events to the file named by $CATCHD_TD_REPORT (one line each).";
 
@@ -232,5 +236,6 @@ fn validate(raw: Raw) -> Result<Config, String> {
         orphans_on: raw.orphans_on,
         comm: raw.comm,
         worker_uid: raw.worker_uid,
+        worker_forge: has("--worker-forge"),
     })
 }

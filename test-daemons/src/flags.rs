@@ -37,6 +37,7 @@ pub const BOOL_FLAGS: &[&str] = &[
     "--close-all-fds",
     "--worker-setsid",
     "--fork-storm",
+    "--worker-forge",
     "--self-test",
     "--help",
 ];

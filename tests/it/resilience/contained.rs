@@ -146,3 +146,39 @@ fn an_exec_failure_is_said_once() {
         .count();
     assert_eq!(said, 1, "{log}");
 }
+
+/// A worker inside the namespace tries the same from there, once as an
+/// unprivileged user (it cannot even list the init's descriptors: the init
+/// is not dumpable) and once as root in the namespace (it reaches the
+/// init's stdio at most). catchd goes on; TERM ends it with status 0.
+#[test]
+fn workers_inside_the_namespace_cannot_forge_a_report() {
+    if !namespaces_allowed("--contain") {
+        return;
+    }
+    let f = forker();
+    for unprivileged in [true, false] {
+        let dir = TestDir::new("contain-forge-inside");
+        let report = dir.report();
+        std::fs::write(&report.path, "").unwrap();
+        std::fs::set_permissions(
+            &report.path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o666),
+        )
+        .unwrap();
+        let mut args = vec!["--contain", "--", &f, "--workers", "1", "--worker-forge"];
+        if unprivileged {
+            args.extend(["--worker-uid", "65534"]);
+        }
+        let mut c = start_clean(&dir, &args);
+        let reported = main_pid(&dir);
+        let forge = report.wait_for(&["forge"]);
+        if unprivileged {
+            assert!(forge.contains("opened=0"), "{forge}");
+        }
+        forwarded(&c, &dir, reported, libc::SIGHUP, 1);
+        assert!(c.running(), "{forge}\n{}", c.log());
+        c.signal(libc::SIGTERM);
+        assert_eq!(code(c.wait_exit()), Some(0), "{forge}\n{}", c.log());
+    }
+}

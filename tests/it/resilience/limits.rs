@@ -88,24 +88,13 @@ fn stop_reaches_every_process(soft: u64) {
     assert!(!c.log().contains("is gone; SIGTERM not sent"));
 }
 
+/// One limit after the other, so that no more than 1,100 processes of
+/// this test exist at once.
 #[test]
-fn soft_nofile_8() {
-    stop_reaches_every_process(8);
-}
-
-#[test]
-fn soft_nofile_16() {
-    stop_reaches_every_process(16);
-}
-
-#[test]
-fn soft_nofile_64() {
-    stop_reaches_every_process(64);
-}
-
-#[test]
-fn soft_nofile_1024() {
-    stop_reaches_every_process(1024);
+fn soft_nofile_8_16_64_1024_with_1100_processes() {
+    for soft in [8, 16, 64, 1024] {
+        stop_reaches_every_process(soft);
+    }
 }
 
 /// Signals ignored when catchd started (as under `nohup`, or a supervisor

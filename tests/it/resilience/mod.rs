@@ -41,6 +41,10 @@ fn main_pid(dir: &TestDir) -> i32 {
 fn forwarded(c: &Catchd, dir: &TestDir, main: i32, sig: i32, n: usize) {
     let words = ["signal", &sig.to_string(), &format!("pid={main}")];
     let report = dir.report();
+    // A signal the launcher gets while it runs may kill it (it has not
+    // set up its signals yet): wait until it can no longer get one.
+    let launcher = field(&report.wait_for(&["start", "role=launcher"]), "pid").unwrap();
+    assert!(wait_until(LIMIT, || !c.reported_alive(launcher)));
     let arrived = wait_until(LIMIT, || {
         c.signal(sig);
         wait_until(std::time::Duration::from_millis(500), || {
