@@ -14,8 +14,8 @@ use crate::report::{self, Role};
 use crate::signals::{self, Waited};
 use crate::sys::{self, Forked};
 use std::collections::HashSet;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::fd::RawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 /// `--fork-storm`: at most this many storm children alive at once...
@@ -337,7 +337,10 @@ fn forge_init_report() {
             own += 1;
         }
     }
-    report::line(&format!("forge-own pid={} written={own}", std::process::id()));
+    report::line(&format!(
+        "forge-own pid={} written={own}",
+        std::process::id()
+    ));
     let (mut tried, mut opened, mut written) = (0, 0, 0);
     if let Ok(entries) = std::fs::read_dir("/proc/1/fd") {
         for e in entries.flatten() {

@@ -139,3 +139,25 @@ fn the_daemon_gets_the_dispositions_catchd_was_started_with() {
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
 }
+
+/// Started with SIGTERM ignored, catchd still reads a TERM and stops the
+/// daemon (which inherits the ignored TERM, so the stop ends in SIGKILL).
+#[test]
+fn a_term_ignored_at_start_still_stops_catchd() {
+    let dir = TestDir::new("term-ignored");
+    let f = forker();
+    let mut c = Catchd::start_with(&dir, &["--stop-timeout", "300ms", "--", &f], |cmd| {
+        // SAFETY: signal() in the child before exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGTERM, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    main_pid(&dir);
+    c.wait_log("ready: main process PID");
+    c.signal(libc::SIGTERM);
+    c.wait_log("received SIGTERM: stopping");
+    assert_eq!(signal_of(c.wait_exit()), Some(libc::SIGKILL), "{}", c.log());
+}
