@@ -80,22 +80,9 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let text = printable(&message.to_string());
+    let text = crate::escape::bytes(message.to_string().as_bytes());
     let line = format!("{}: {}: {text}\n", prefix(), level.word());
     with_sink(|sink| sink.push(line.into_bytes()));
-}
-
-/// Escape control characters so that one event is always one line.
-pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// stderr, while lines wait for it: the run loop polls it for POLLOUT
@@ -243,15 +230,4 @@ macro_rules! debug {
             $crate::log::write($crate::log::Level::Debug, format_args!($($t)*))
         }
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(printable("a\nb\x1b[2Jc\t"), "a\\nb\\u{1b}[2Jc\\t");
-        assert_eq!(printable("plain é"), "plain é");
-    }
 }

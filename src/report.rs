@@ -31,7 +31,7 @@ pub fn summary(facts: &Facts<'_>) -> String {
             let comm = facts
                 .tree
                 .get(m.pid)
-                .map_or_else(|| "?".into(), |p| crate::log::printable(&p.comm));
+                .map_or_else(|| "?".into(), |p| crate::escape::bytes(p.comm.as_bytes()));
             format!("main PID {} ({comm}), {n} process(es){pidfile}", m.pid)
         }
         _ => format!("starting: {n} process(es){pidfile}"),

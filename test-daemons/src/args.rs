@@ -63,6 +63,13 @@ pub struct Config {
     /// exited 42" record of catchd's `--contain` init into every descriptor
     /// of PID 1 it can open through /proc, and reports how far it got.
     pub worker_forge: bool,
+    /// `--zombie-leader`: the main process's first thread exits (as with
+    /// `pthread_exit`) and a second thread runs the daemon on.
+    pub zombie_leader: bool,
+    /// `--pidfile-in-steps`: the main process writes a worker's PID into
+    /// its open pidfile, waits `--pidfile-delay`, then rewrites it with
+    /// its own PID and keeps the file open.
+    pub pidfile_in_steps: bool,
 }
 
 /// What the command line asks for.
@@ -82,6 +89,7 @@ usage: td-forker [--fork none|single|double] [--setsid] [--close-all-fds]
          [--fork-storm] [--handover-on SIG] [--launcher-sleep DUR]
          [--launcher-exit N] [--orphans N [--orphans-on SIG]]
          [--comm NAME] [--worker-uid UID] [--worker-forge]
+         [--zombie-leader] [--pidfile-in-steps]
          [--self-test] [--help]
 Reports events to the file named by $CATCHD_TD_REPORT (one line each).";
 
@@ -213,7 +221,14 @@ fn validate(raw: Raw) -> Result<Config, String> {
             ));
         }
     }
+    needs(
+        has("--pidfile-in-steps") && (workers == 0 || pidfile_when != PidfileWhen::Late),
+        "--pidfile-in-steps",
+        "--workers N with N > 0 and --pidfile-when late",
+    )?;
     Ok(Config {
+        zombie_leader: has("--zombie-leader"),
+        pidfile_in_steps: has("--pidfile-in-steps"),
         fork: raw.fork.unwrap_or(ForkMode::Double),
         setsid: has("--setsid"),
         close_all_fds: has("--close-all-fds"),

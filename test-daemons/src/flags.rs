@@ -38,6 +38,8 @@ pub const BOOL_FLAGS: &[&str] = &[
     "--worker-setsid",
     "--fork-storm",
     "--worker-forge",
+    "--zombie-leader",
+    "--pidfile-in-steps",
     "--self-test",
     "--help",
 ];
