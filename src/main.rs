@@ -12,6 +12,7 @@ mod contain;
 mod error;
 mod exit;
 mod holdpipe;
+mod listen;
 mod log;
 mod notify;
 mod pidfile;
