@@ -246,7 +246,10 @@ mod tests {
             panic!("accepted x:80")
         };
         let msg = e.to_string();
-        assert!(msg.starts_with("--ready-when: invalid address \"x:80\""), "{msg}");
+        assert!(
+            msg.starts_with("--ready-when: invalid address \"x:80\""),
+            "{msg}"
+        );
         assert_eq!(e.exit_code(crate::error::Mode::Run), 125);
     }
 

@@ -93,7 +93,11 @@ fn nothing_is_checked_while_the_launcher_runs() {
     let acts = s.step(turn(at(0)));
     assert!(!acts.contains(&Action::Probe), "{acts:?}");
     assert!(!acts.contains(&Action::Ready));
-    assert_eq!(s.next_deadline(), None, "a foreground program costs no wake-up");
+    assert_eq!(
+        s.next_deadline(),
+        None,
+        "a foreground program costs no wake-up"
+    );
 }
 
 #[test]
@@ -107,7 +111,10 @@ fn ready_waits_for_the_check_then_never_checks_again() {
         logs(&acts, Level::Info),
         ["waiting for a listening socket on 127.0.0.1:8080"]
     );
-    assert!(!acts.contains(&Action::Probe), "not again in the same instant");
+    assert!(
+        !acts.contains(&Action::Probe),
+        "not again in the same instant"
+    );
     assert_eq!(s.next_deadline(), Some(at(5)));
     assert_eq!(s.phase_name(), "starting");
     assert_eq!(
@@ -180,5 +187,8 @@ fn not_ready_by_the_start_timeout_stops_the_tree_with_124() {
         tree: Some(Tree::default()),
         ..turn(at(2001))
     });
-    assert!(acts.contains(&Action::Finish(Outcome::TimedOut)), "{acts:?}");
+    assert!(
+        acts.contains(&Action::Finish(Outcome::TimedOut)),
+        "{acts:?}"
+    );
 }

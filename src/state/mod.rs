@@ -9,11 +9,11 @@
 
 mod choose;
 mod gate;
+#[cfg(test)]
+mod gate_tests;
 mod route;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod gate_tests;
 
 use std::time::{Duration, Instant};
 
@@ -84,7 +84,10 @@ pub enum ChosenBy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Send { to: Ident, sig: Sig },
+    Send {
+        to: Ident,
+        sig: Sig,
+    },
     Ready,
     /// Check for the listening sockets (`--ready-when`), and hand the
     /// verdict back in a `Turn`.

@@ -8,6 +8,7 @@ mod support;
 mod contain;
 mod examples;
 mod faults;
+mod listening;
 mod notify;
 mod real;
 mod run_basic;
