@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(families(&[Want::Any]), (true, true));
         assert_eq!(families(&[Want::Port(1)]), (true, false));
         let unix = Want::parse("listening=/x").unwrap();
-        assert_eq!(families(&[unix.clone()]), (false, true));
+        assert_eq!(families(std::slice::from_ref(&unix)), (false, true));
         assert_eq!(families(&[unix, Want::Port(1)]), (true, true));
     }
 

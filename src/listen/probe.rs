@@ -9,8 +9,12 @@
 //! opens its own netlink socket, so nothing is left in a bad state by a
 //! dump cut short, and after ready catchd holds no extra descriptor.
 //!
-//! The sockets are those of catchd's own network namespace, which is the
-//! daemon's unless the daemon moved itself to another one (see the docs).
+//! Sockets belong to a network namespace and sock_diag answers for the
+//! namespace its netlink socket was made in: normally catchd's own, which
+//! the daemon shares. For a process of the tree that moved to another
+//! network namespace, the netlink socket is made in that namespace
+//! (`setns(2)` there and straight back: catchd has one thread), which
+//! needs CAP_SYS_ADMIN; without it the check fails and says so.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -36,10 +40,14 @@ const RECV_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// One check: are the wanted sockets held by a process of `tree`?
 pub fn check(wants: &[Want], tree: &Tree) -> Verdict {
-    let seen = match listening(wants) {
-        Ok(seen) => seen,
-        Err(e) => return Verdict::Failed(e),
-    };
+    let mut seen = Vec::new();
+    for netns in namespaces(tree) {
+        // Socket inodes are unique across namespaces: one list serves.
+        match listening(wants, netns) {
+            Ok(more) => seen.extend(more),
+            Err(e) => return Verdict::Failed(e),
+        }
+    }
     // Only sockets that answer a condition are looked for; with none,
     // not a single /proc read is made.
     let wanted = candidates(wants, &seen);
@@ -89,9 +97,18 @@ fn holders(pid: i32, wanted: &HashSet<u64>, held: &mut HashMap<u64, i32>) -> std
 /// Every listening TCP socket, bound and unconnected UDP socket and
 /// listening Unix stream socket of catchd's network namespace, as far as
 /// the conditions need them.
-fn listening(wants: &[Want]) -> Result<Vec<Seen>, String> {
+fn listening(wants: &[Want], netns: Option<i32>) -> Result<Vec<Seen>, String> {
     let (inet, unix) = families(wants);
-    let sock = open().map_err(|e| format!("unable to open a sock_diag netlink socket: {e}"))?;
+    let sock = match netns {
+        None => open(),
+        Some(pid) => open_in(pid),
+    }
+    .map_err(|e| match netns {
+        None => format!("unable to open a sock_diag netlink socket: {e}"),
+        Some(pid) => format!(
+            "unable to look at the network namespace of PID {pid}, which is not catchd's: {e}"
+        ),
+    })?;
     let mut seen = Vec::new();
     if inet {
         for family in [AF_INET, AF_INET6] {
@@ -126,6 +143,44 @@ fn listening(wants: &[Want]) -> Result<Vec<Seen>, String> {
         dump(&sock, req, &mut seen)?;
     }
     Ok(seen)
+}
+
+/// The network namespaces to look in: `None` for catchd's own, `Some(pid)`
+/// for another one a process of the tree is in (one `stat` per process).
+fn namespaces(tree: &Tree) -> Vec<Option<i32>> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |pid: &str| fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino());
+    let Ok(own) = ino("self") else {
+        return vec![None];
+    };
+    let mut found: HashMap<u64, i32> = HashMap::new();
+    for p in tree.live() {
+        if let Ok(ns) = ino(&p.pid.to_string()) {
+            found.entry(ns).or_insert(p.pid);
+        }
+    }
+    let mut out: Vec<Option<i32>> = found
+        .into_iter()
+        .filter(|(ns, _)| *ns != own)
+        .map(|(_, pid)| Some(pid))
+        .collect();
+    out.push(None);
+    out
+}
+
+/// A sock_diag socket made in the network namespace of `pid`, catchd's
+/// thread back in its own namespace before this returns.
+fn open_in(pid: i32) -> std::io::Result<Socket> {
+    use nix::sched::{setns, CloneFlags};
+    let own = fs::File::open("/proc/self/ns/net")?;
+    let theirs = fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    setns(&theirs, CloneFlags::CLONE_NEWNET)?;
+    let sock = open();
+    // Back at once: nothing else of catchd's may run in their namespace.
+    // (Entering was permitted, so returning is: catchd holds the same
+    // capability over its own namespace.)
+    setns(&own, CloneFlags::CLONE_NEWNET)?;
+    sock
 }
 
 fn open() -> std::io::Result<Socket> {

@@ -292,6 +292,38 @@ fn issue15_3_a_worker_holding_the_socket_counts() {
 }
 
 #[test]
+fn a_daemon_in_its_own_network_namespace_is_looked_at_there() {
+    let allowed = std::process::Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !allowed {
+        eprintln!("SKIPPED network namespace test: unshare --net is not permitted here");
+        return;
+    }
+    let dir = TestDir::new("listen-netns");
+    let notify = Notify::new(&dir);
+    let port = free_port();
+    let want = format!("listening={port}");
+    let c = start(
+        &dir,
+        &notify,
+        &["--ready-when", &want],
+        &[
+            "--unshare-net",
+            "--sleep",
+            "200ms",
+            "--listen",
+            &format!("tcp:0.0.0.0:{port}"),
+        ],
+    );
+    let ready = notify.ready(&c);
+    let t = listened_at(&dir.report(), &["proto=tcp"]);
+    assert_ready_after(t, ready, Duration::from_secs(2), &c);
+    stop(c);
+}
+
+#[test]
 fn issue15_4_never_listening_times_out_with_124_and_stops_the_tree() {
     let dir = TestDir::new("listen-never");
     let notify = Notify::new(&dir);

@@ -6,7 +6,8 @@
 //! process, or with `--in-worker` by a worker it forks:
 //! `--sleep DUR`, `--listen tcp:ADDR|udp:ADDR|unix:PATH`, `--flap N`
 //! (listen on the next `--listen` and close it again N times first),
-//! `--extra-fds N` (hold N more descriptors). Each listen is reported as
+//! `--extra-fds N` (hold N more descriptors), `--unshare-net` (move to
+//! a new network namespace; needs root). Each listen is reported as
 //! `listen pid=P proto=X addr=A t=NS role=R`, NS being CLOCK_MONOTONIC in
 //! nanoseconds read after listen(2) returned. Then every process waits
 //! for TERM/INT/QUIT and exits 0.
@@ -29,6 +30,7 @@ enum Step {
     Listen(String),
     Flap(u32),
     ExtraFds(u32),
+    UnshareNet,
 }
 
 struct Config {
@@ -38,7 +40,7 @@ struct Config {
 }
 
 const USAGE: &str = "usage: td-listener [--pidfile PATH] [--in-worker] \
-[--sleep Nms | --listen tcp:ADDR|udp:ADDR|unix:PATH | --flap N | --extra-fds N]...";
+[--sleep Nms | --listen tcp:ADDR|udp:ADDR|unix:PATH | --flap N | --extra-fds N | --unshare-net]...";
 
 fn parse() -> Result<Config, String> {
     let mut cfg = Config {
@@ -50,6 +52,10 @@ fn parse() -> Result<Config, String> {
     while let Some(flag) = args.next() {
         if flag == "--in-worker" {
             cfg.in_worker = true;
+            continue;
+        }
+        if flag == "--unshare-net" {
+            cfg.steps.push(Step::UnshareNet);
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -120,6 +126,12 @@ fn run_steps(steps: &[Step], role: Role) -> Vec<OwnedFd> {
         match step {
             Step::Sleep(d) => std::thread::sleep(*d), // the simulated slow start
             Step::Flap(n) => flap = *n,
+            Step::UnshareNet => {
+                // SAFETY: unshare takes a flag; the process is single-threaded.
+                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                    sys::die(&format!("unshare: {}", std::io::Error::last_os_error()));
+                }
+            }
             Step::ExtraFds(n) => {
                 raise_nofile();
                 for _ in 0..*n {
