@@ -255,7 +255,10 @@ impl Loop<'_> {
                 Action::Probe => {
                     // The verdict goes straight back to the state machine,
                     // which may then be ready in this same turn.
+                    let took = Instant::now();
                     let verdict = listen::probe::check(&self.cfg.ready_when, self.state.tree());
+                    let took = took.elapsed();
+                    crate::debug!("listening check took {took:?}");
                     actions.extend(self.state.step(Turn {
                         now: Instant::now(),
                         signals: Vec::new(),
@@ -263,7 +266,7 @@ impl Loop<'_> {
                         no_children: false,
                         tree: None,
                         pidfile: None,
-                        listening: Some(verdict),
+                        listening: Some(listen::Probed { verdict, took }),
                     }));
                 }
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),

@@ -26,6 +26,13 @@ pub enum Verdict {
     Failed(String),
 }
 
+/// A verdict and what the check cost, which stretches the back-off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    pub verdict: Verdict,
+    pub took: Duration,
+}
+
 /// Which socket families a check must ask the kernel for: (inet, unix).
 pub fn families(wants: &[Want]) -> (bool, bool) {
     let unix = wants.iter().any(|w| matches!(w, Want::Any | Want::Unix(_)));
@@ -95,10 +102,17 @@ pub fn judge(wants: &[Want], seen: &[Seen], held: &HashMap<u64, i32>) -> Verdict
 pub const FIRST_STEP: Duration = Duration::from_millis(5);
 pub const MAX_STEP: Duration = Duration::from_millis(100);
 
-/// When to check next: not started, then 5 ms doubling to `MAX_STEP`.
+/// Checking takes at most this share of catchd's time: a check that cost
+/// `t` (a daemon with thousands of descriptors) is followed by a pause of
+/// at least `COST_FACTOR × t`.
+pub const COST_FACTOR: u32 = 10;
+
+/// When to check next: not started, then 5 ms doubling to `MAX_STEP`,
+/// never sooner than `COST_FACTOR` times the last check's cost.
 #[derive(Debug, Clone, Default)]
 pub struct Backoff {
     next: Option<Instant>,
+    last: Option<Instant>,
     step: Duration,
 }
 
@@ -116,6 +130,14 @@ impl Backoff {
             (self.step * 2).min(MAX_STEP)
         };
         self.next = Some(now + self.step);
+        self.last = Some(now);
+    }
+
+    /// The check started at the last `advance` took `took`.
+    pub fn cost(&mut self, took: Duration) {
+        if let (Some(last), Some(next)) = (self.last, self.next) {
+            self.next = Some(next.max(last + took.saturating_mul(COST_FACTOR)));
+        }
     }
 
     /// The next check, once checking has started.
@@ -207,5 +229,17 @@ mod tests {
             assert!(b.due(now));
         }
         assert_eq!(steps, [5, 10, 20, 40, 80, 100, 100, 100]);
+    }
+
+    #[test]
+    fn an_expensive_check_stretches_the_pause() {
+        let t0 = Instant::now();
+        let mut b = Backoff::default();
+        b.advance(t0);
+        b.cost(Duration::from_micros(150));
+        assert_eq!(b.next(), Some(t0 + FIRST_STEP), "cheap: unchanged");
+        b.advance(t0);
+        b.cost(Duration::from_millis(30));
+        assert_eq!(b.next(), Some(t0 + Duration::from_millis(300)));
     }
 }

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use super::{Action, Outcome, Phase, State};
-use crate::listen::{Backoff, Verdict};
+use crate::listen::{Backoff, Probed, Verdict};
 use crate::log::Level;
 
 /// Where the listening gate stands.
@@ -41,9 +41,10 @@ impl State {
         false
     }
 
-    pub(super) fn on_probe(&mut self, verdict: Verdict) {
+    pub(super) fn on_probe(&mut self, probed: Probed) {
         let Some(gate) = &mut self.gate else { return };
-        let line = match verdict {
+        gate.backoff.cost(probed.took);
+        let line = match probed.verdict {
             Verdict::Met(who) => {
                 gate.met = true;
                 (Level::Info, format!("listening: {who}"))

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::listen::{Probed, Verdict};
 use crate::proctree::Proc;
 use crate::sig;
 
@@ -69,7 +70,10 @@ fn daemonized(s: &mut State, now: Instant) -> Vec<Action> {
 
 fn verdict(s: &mut State, now: Instant, v: Verdict) -> Vec<Action> {
     s.step(Turn {
-        listening: Some(v),
+        listening: Some(Probed {
+            verdict: v,
+            took: Duration::from_micros(150),
+        }),
         ..turn(now)
     })
 }

@@ -17,7 +17,7 @@ mod tests;
 
 use std::time::{Duration, Instant};
 
-use crate::listen::Verdict;
+use crate::listen::Probed;
 use crate::log::Level;
 use crate::proctree::Tree;
 use crate::sig::Sig;
@@ -67,7 +67,7 @@ pub struct Turn {
     /// The pidfile's verdict against that scan, with `--pidfile`.
     pub pidfile: Option<Check>,
     /// The verdict of the listening check an `Action::Probe` asked for.
-    pub listening: Option<Verdict>,
+    pub listening: Option<Probed>,
 }
 
 /// How the main process was chosen (SPEC §1.1.4).
