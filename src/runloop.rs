@@ -253,21 +253,9 @@ impl Loop<'_> {
                 Action::Send { to, sig } => self.send(to, sig),
                 Action::Ready => ready = true,
                 Action::Probe => {
-                    // The verdict goes straight back to the state machine,
-                    // which may then be ready in this same turn.
-                    let took = Instant::now();
-                    let verdict = listen::probe::check(&self.cfg.ready_when, self.state.tree());
-                    let took = took.elapsed();
-                    crate::debug!("listening check took {took:?}");
-                    actions.extend(self.state.step(Turn {
-                        now: Instant::now(),
-                        signals: Vec::new(),
-                        reaped: Vec::new(),
-                        no_children: false,
-                        tree: None,
-                        pidfile: None,
-                        listening: Some(listen::Probed { verdict, took }),
-                    }));
+                    // The verdict goes straight back: ready may follow in this turn.
+                    let probed = listen::probe::check(&self.cfg.ready_when, self.state.tree());
+                    actions.extend(self.state.step(Turn::probed(Instant::now(), probed)));
                 }
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
                 Action::Finish(outcome) => finish = Some(outcome),

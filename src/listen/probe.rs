@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
@@ -31,15 +31,26 @@ use netlink_packet_sock_diag::unix::{self, ShowFlags, UnixRequest};
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 
-use super::{all_met, candidates, families, judge, Local, Proto, Seen, UnixName, Verdict, Want};
+use super::{
+    all_met, candidates, families, judge, Local, Probed, Proto, Seen, UnixName, Verdict, Want,
+};
 use crate::proctree::Tree;
 
 /// A dump that has not answered by then is abandoned (and checked again
 /// at the next back-off step): the loop never waits on the kernel longer.
 const RECV_TIMEOUT: Duration = Duration::from_millis(200);
 
-/// One check: are the wanted sockets held by a process of `tree`?
-pub fn check(wants: &[Want], tree: &Tree) -> Verdict {
+/// One check: are the wanted sockets held by a process of `tree`? With
+/// what it cost (logged at `-v`; it stretches the back-off).
+pub fn check(wants: &[Want], tree: &Tree) -> Probed {
+    let start = Instant::now();
+    let verdict = verdict(wants, tree);
+    let took = start.elapsed();
+    crate::debug!("listening check took {took:?}");
+    Probed { verdict, took }
+}
+
+fn verdict(wants: &[Want], tree: &Tree) -> Verdict {
     let mut seen = Vec::new();
     for netns in namespaces(tree) {
         // Socket inodes are unique across namespaces: one list serves.

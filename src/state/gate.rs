@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Outcome, Phase, State};
+use super::{Action, Outcome, Phase, State, Turn};
 use crate::listen::{Backoff, Probed, Verdict};
 use crate::log::Level;
 
@@ -22,6 +22,21 @@ pub struct Gate {
     /// The last "waiting for ..." said, and the last failure warned of.
     waiting: Option<String>,
     failure: Option<String>,
+}
+
+impl Turn {
+    /// A turn that brings only the verdict of the check a `Probe` asked for.
+    pub fn probed(now: Instant, probed: Probed) -> Turn {
+        Turn {
+            now,
+            signals: Vec::new(),
+            reaped: Vec::new(),
+            no_children: false,
+            tree: None,
+            pidfile: None,
+            listening: Some(probed),
+        }
+    }
 }
 
 impl State {
