@@ -183,6 +183,11 @@ fn issue15_1_ready_and_ready_fd_follow_listen_within_250ms() {
     let (n, byte, fd_t) = reader.join().unwrap();
     assert_eq!((n, byte), (1, b'\n'), "one newline on --ready-fd");
     assert_ready_after(listen_t, fd_t, Duration::from_millis(250), &c);
+    eprintln!(
+        "READY=1 {:.1} ms and the ready fd {:.1} ms after listen()",
+        ms(ready - listen_t),
+        ms(fd_t - listen_t)
+    );
     c.wait_log("listening: PID ");
     stop(c);
 }
