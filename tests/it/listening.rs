@@ -329,6 +329,66 @@ fn a_daemon_in_its_own_network_namespace_is_looked_at_there() {
 }
 
 #[test]
+fn a_check_that_keeps_failing_warns_once_backs_off_and_times_out() {
+    // A real EPERM: catchd without CAP_SYS_ADMIN may not enter the network
+    // namespace a daemon made for itself (in a user namespace of its own).
+    let allowed = std::process::Command::new("setpriv")
+        .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--"])
+        .args(["unshare", "--user", "--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !allowed {
+        eprintln!("SKIPPED failing-check test: setpriv or unshare --user --net not permitted");
+        return;
+    }
+    let dir = TestDir::new("listen-eperm");
+    let port = free_port();
+    let pidfile = dir.file("d.pid").display().to_string();
+    let want = format!("listening={port}");
+    let td = td("td-listener").display().to_string();
+    let listen = format!("tcp:0.0.0.0:{port}");
+    let mut c = Catchd::start_under(
+        &dir,
+        &[
+            "setpriv",
+            "--inh-caps=-sys_admin",
+            "--bounding-set=-sys_admin",
+            "--",
+        ],
+        &[
+            "-v",
+            "--start-timeout",
+            "2s",
+            "--pidfile",
+            &pidfile,
+            "--ready-when",
+            &want,
+            "--",
+            &td,
+            "--pidfile",
+            &pidfile,
+            "--unshare-user-net",
+            "--listen",
+            &listen,
+        ],
+    );
+    dir.report().wait_for(&["listen", "proto=tcp"]);
+    assert_eq!(code(c.wait_exit()), Some(124), "{}", c.log());
+    let log = c.log();
+    let warned = log
+        .lines()
+        .filter(|l| l.contains("unable to look at the network namespace of PID"))
+        .filter(|l| l.ends_with("; checking again"))
+        .count();
+    assert_eq!(warned, 1, "warned once:\n{log}");
+    assert!(log.contains("Operation not permitted"), "{log}");
+    // Backed off, not spinning: 2 s at most every 100 ms.
+    let checks = log.matches("listening check took").count();
+    assert!((5..60).contains(&checks), "{checks} checks in 2 s:\n{log}");
+    assert!(dir.report().survivors().is_empty(), "{log}");
+}
+
+#[test]
 fn issue15_4_never_listening_times_out_with_124_and_stops_the_tree() {
     let dir = TestDir::new("listen-never");
     let notify = Notify::new(&dir);

@@ -7,7 +7,8 @@
 //! `--sleep DUR`, `--listen tcp:ADDR|udp:ADDR|unix:PATH`, `--flap N`
 //! (listen on the next `--listen` and close it again N times first),
 //! `--extra-fds N` (hold N more descriptors), `--unshare-net` (move to
-//! a new network namespace; needs root). Each listen is reported as
+//! a new network namespace; needs root), `--unshare-user-net` (a new user
+//! and network namespace; needs no capability). Each listen is reported as
 //! `listen pid=P proto=X addr=A t=NS role=R`, NS being CLOCK_MONOTONIC in
 //! nanoseconds read after listen(2) returned. Then every process waits
 //! for TERM/INT/QUIT and exits 0.
@@ -30,7 +31,7 @@ enum Step {
     Listen(String),
     Flap(u32),
     ExtraFds(u32),
-    UnshareNet,
+    UnshareNet(libc::c_int),
 }
 
 struct Config {
@@ -40,7 +41,7 @@ struct Config {
 }
 
 const USAGE: &str = "usage: td-listener [--pidfile PATH] [--in-worker] \
-[--sleep Nms | --listen tcp:ADDR|udp:ADDR|unix:PATH | --flap N | --extra-fds N | --unshare-net]...";
+[--sleep Nms | --listen tcp:ADDR|udp:ADDR|unix:PATH | --flap N | --extra-fds N | --unshare-net | --unshare-user-net]...";
 
 fn parse() -> Result<Config, String> {
     let mut cfg = Config {
@@ -55,7 +56,12 @@ fn parse() -> Result<Config, String> {
             continue;
         }
         if flag == "--unshare-net" {
-            cfg.steps.push(Step::UnshareNet);
+            cfg.steps.push(Step::UnshareNet(libc::CLONE_NEWNET));
+            continue;
+        }
+        if flag == "--unshare-user-net" {
+            let both = libc::CLONE_NEWUSER | libc::CLONE_NEWNET;
+            cfg.steps.push(Step::UnshareNet(both));
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -126,9 +132,9 @@ fn run_steps(steps: &[Step], role: Role) -> Vec<OwnedFd> {
         match step {
             Step::Sleep(d) => std::thread::sleep(*d), // the simulated slow start
             Step::Flap(n) => flap = *n,
-            Step::UnshareNet => {
-                // SAFETY: unshare takes a flag; the process is single-threaded.
-                if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            Step::UnshareNet(flags) => {
+                // SAFETY: unshare takes flags; the process is single-threaded.
+                if unsafe { libc::unshare(*flags) } != 0 {
                     sys::die(&format!("unshare: {}", std::io::Error::last_os_error()));
                 }
             }
