@@ -9,6 +9,7 @@ mod contain;
 mod examples;
 mod faults;
 mod listening;
+mod listening_hostile;
 mod notify;
 mod real;
 mod run_basic;
