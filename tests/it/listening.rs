@@ -366,3 +366,22 @@ fn issue15_6_after_ready_an_idle_catchd_never_wakes_up() {
     );
     stop(c);
 }
+
+#[test]
+fn a_bad_condition_is_one_line_and_125() {
+    for (value, says) in [
+        ("listen", "--ready-when: unknown condition \"listen\""),
+        ("listening=localhost:80", "names are not resolved"),
+        ("listening=70000", "1 to 65535"),
+        ("listening=run/x.sock", "absolute socket path"),
+    ] {
+        let dir = TestDir::new("listen-bad");
+        let mut c = Catchd::start(&dir, &["--ready-when", value, "--", "true"]);
+        let st = c.wait_exit();
+        let log = c.log();
+        assert_eq!(code(st), Some(125), "{value}: {log}");
+        let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{value}: one line, got:\n{log}");
+        assert!(lines[0].contains(says), "{value}: {log}");
+    }
+}
