@@ -142,7 +142,7 @@ impl fmt::Display for UnixName {
             }
         };
         // Untrusted text in a log line: escape control characters.
-        write!(f, "{}", String::from_utf8_lossy(bytes).escape_debug())
+        f.write_str(&crate::escape::bytes(bytes))
     }
 }
 

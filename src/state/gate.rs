@@ -120,7 +120,7 @@ impl State {
                 self.cfg.start_timeout
             ),
         );
-        self.result.get_or_insert(Outcome::TimedOut);
+        self.result = Some(Outcome::TimedOut);
         self.begin_stop(self.own_stop_signal(), now);
     }
 }

@@ -17,7 +17,7 @@ const MS: Duration = Duration::from_millis(1);
 
 fn gated() -> State {
     let settings = Settings {
-        pidfile: false,
+        pidfile: None,
         start_timeout: Duration::from_secs(2),
         stop_timeout: Duration::from_secs(1),
         stop_signal: None,

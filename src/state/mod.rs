@@ -8,12 +8,15 @@
 //! verdict) and performs the `Action`s that come back.
 
 mod choose;
+mod finish;
 mod gate;
 #[cfg(test)]
 mod gate_tests;
 mod route;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_start;
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +29,8 @@ use crate::sys::Exit;
 use crate::verify::Check;
 
 pub struct Settings {
-    pub pidfile: bool,
+    /// `--pidfile`, named in the log lines about it.
+    pub pidfile: Option<std::path::PathBuf>,
     pub start_timeout: Duration,
     pub stop_timeout: Duration,
     pub stop_signal: Option<Sig>,
@@ -88,6 +92,13 @@ pub enum Action {
         to: Ident,
         sig: Sig,
     },
+    /// The stop begins: warn if `to` ignores or blocks `sig`, naming when
+    /// SIGKILL follows (the loop reads /proc/PID/status).
+    WarnIfIgnored {
+        to: Ident,
+        sig: Sig,
+        kill_in: Duration,
+    },
     Ready,
     /// Check for the listening sockets (`--ready-when`), and hand the
     /// verdict back in a `Turn`.
@@ -132,12 +143,19 @@ pub struct State {
     tree: Tree,
     /// The last pidfile remark logged, so that each is logged once.
     remark: Option<String>,
+    /// The last exit of any process of the tree that failed (non-zero
+    /// code or a signal), and the last exit of any process at all: what a
+    /// start that never found its main process ends with (SPEC §1.4).
+    failed: Option<(i32, Exit)>,
+    last_reaped: Option<(i32, Exit)>,
+    /// TERM or INT arrived before a main process was known.
+    stopped_early: bool,
     out: Vec<Action>,
 }
 
 impl State {
     pub fn new(cfg: Settings, me: i32, launcher: Ident, now: Instant) -> State {
-        let (main, phase) = if cfg.pidfile {
+        let (main, phase) = if cfg.pidfile.is_some() {
             let deadline = now + cfg.start_timeout;
             (None, Phase::Starting { deadline })
         } else {
@@ -163,6 +181,9 @@ impl State {
             result: None,
             tree: Tree::default(),
             remark: None,
+            failed: None,
+            last_reaped: None,
+            stopped_early: false,
             out: Vec::new(),
         }
     }
@@ -227,12 +248,7 @@ impl State {
         }
         self.progress(turn.now);
         if turn.no_children {
-            let outcome = self.result.unwrap_or(Outcome::Mirror(Exit::Code(0)));
-            self.log(
-                Level::Info,
-                format!("every process has exited; {}", describe(outcome)),
-            );
-            self.out.push(Action::Finish(outcome));
+            self.finish();
         }
         std::mem::take(&mut self.out)
     }
@@ -248,7 +264,7 @@ impl State {
     }
 }
 
-fn describe(outcome: Outcome) -> String {
+pub(super) fn describe(outcome: Outcome) -> String {
     match outcome {
         Outcome::Mirror(Exit::Code(n)) => format!("exiting with status {n}"),
         Outcome::Mirror(Exit::Signal(s)) => format!("ending by {s}, as the main process did"),
