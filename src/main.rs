@@ -13,6 +13,7 @@ mod error;
 mod escape;
 mod exit;
 mod holdpipe;
+mod listen;
 mod lock;
 mod log;
 mod notify;

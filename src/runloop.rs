@@ -26,7 +26,7 @@ use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
 use crate::target::Targets;
 use crate::watch::PidfileWatch;
-use crate::{contain, pidfile, preflight, reaper, spawn, verify};
+use crate::{contain, listen, pidfile, preflight, reaper, spawn, verify};
 
 pub fn run(cfg: RunConfig) -> Result<Outcome> {
     // Signals first, before anything can spawn or fail: no signal may be
@@ -103,6 +103,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         signal_map: cfg.signal_map.clone(),
         kill_all: cfg.kill_mode == crate::cli::KillMode::All,
         wait_all: cfg.wait_all,
+        listening: !cfg.ready_when.is_empty(),
     };
     let launcher = Ident {
         pid: launcher,
@@ -278,15 +279,22 @@ impl Loop<'_> {
             no_children: reaped.no_children,
             tree: Some(tree),
             pidfile,
+            listening: None,
         });
         let (mut ready, mut finish) = (false, None);
-        for action in actions {
+        let mut actions = std::collections::VecDeque::from(actions);
+        while let Some(action) = actions.pop_front() {
             match action {
                 Action::Send { to, sig } => self.send(to, sig),
                 Action::WarnIfIgnored { to, sig, kill_in } => {
                     crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in)
                 }
                 Action::Ready => ready = true,
+                Action::Probe => {
+                    // The verdict goes straight back: ready may follow in this turn.
+                    let probed = listen::probe::check(&self.cfg.ready_when, self.state.tree());
+                    actions.extend(self.state.step(Turn::probed(Instant::now(), probed)));
+                }
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
                 Action::Finish(outcome) => finish = Some(outcome),
             }
@@ -307,6 +315,7 @@ impl Loop<'_> {
             tree: self.state.tree(),
             last_exit: self.state.last_exit(),
             hold_inode: self.hold_inode,
+            waiting_for: self.state.waiting_for(),
         };
         self.reporter.update(&facts, ready);
     }

@@ -8,6 +8,8 @@ mod support;
 mod contain;
 mod examples;
 mod faults;
+mod listening;
+mod listening_hostile;
 mod notify;
 mod one_instance;
 mod pidfile_judging;
