@@ -70,6 +70,10 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub ready_fd: Option<String>,
 
+    /// Ready only once the tree holds a listening socket (on ADDR) (repeatable)
+    #[arg(long, value_name = "listening[=ADDR]", action = ArgAction::Append)]
+    pub ready_when: Vec<String>,
+
     /// Keep a JSON status document at PATH
     #[arg(long, value_name = "PATH")]
     pub status_file: Option<PathBuf>,

@@ -26,12 +26,15 @@ use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
 use crate::track::{self, Tracker};
 use crate::watch::PidfileWatch;
-use crate::{contain, pidfile, preflight, reaper, spawn, verify};
+use crate::{contain, listen, pidfile, preflight, reaper, spawn, verify};
 
 pub fn run(cfg: RunConfig) -> Result<Outcome> {
     // Signals first, before anything can spawn or fail: no signal may be
     // lost between the launch and the first poll.
     let signals = Signals::setup()?;
+    // catchd's own descriptors never run short; the daemon gets the limit
+    // catchd was started with (SPEC §1.1.8).
+    let nofile = sys::raise_nofile();
     nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
@@ -50,10 +53,12 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     }
     let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
     let mut hold = HoldPipe::new()?;
+    let hold_fd = hold.place_write(nofile.rlim_cur)?;
     let setup = ChildSetup {
         mask: signals.original_mask,
-        chld_ignored: signals.chld_ignored,
-        hold: (hold.write_raw(), sys::hold_fd_number()),
+        ignored: signals.ignored,
+        nofile,
+        hold: (hold.write_raw(), hold_fd),
         report: None,
         cgroup: cgroup.as_ref().map(track::cgroup::Cgroup::placement_fd),
     };
@@ -106,6 +111,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         signal_map: cfg.signal_map.clone(),
         kill_all: cfg.kill_mode == crate::cli::KillMode::All,
         wait_all: cfg.wait_all,
+        listening: !cfg.ready_when.is_empty(),
     };
     let launcher = Ident {
         pid: launcher,
@@ -178,6 +184,11 @@ impl Loop<'_> {
             let main_at = push(&mut fds, main_fd);
             let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
             let lock_at = push(&mut fds, self.lock.as_ref().map(|l| l.fd()));
+            // stderr only while log lines wait for it (SPEC §1.1.9).
+            let log_at = crate::log::waiting_fd().map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLOUT));
+                fds.len() - 1
+            });
             // cgroup.events signals a change with POLLPRI (POLLIN is always set).
             let events_at = events.map(|fd| {
                 fds.push(PollFd::new(fd, PollFlags::POLLPRI));
@@ -205,8 +216,13 @@ impl Loop<'_> {
                 ready(main_at),
                 ready(report_at),
             );
-            let (lock_ready, events_ready) = (ready(lock_at), ready(events_at));
+            let lock_ready = ready(lock_at);
+            let log_ready = ready(log_at);
+            let events_ready = ready(events_at);
             drop(fds);
+            if log_ready {
+                crate::log::flush();
+            }
             if lock_ready {
                 // A catchd that lost the instance lock asked who holds it.
                 self.lock.iter().for_each(InstanceLock::drain);
@@ -278,15 +294,22 @@ impl Loop<'_> {
             no_children: self.tracker.is_empty(reaped.no_children),
             tree: Some(tree),
             pidfile,
+            listening: None,
         });
         let (mut ready, mut finish, mut sends) = (false, None, Vec::new());
-        for action in actions {
+        let mut actions = std::collections::VecDeque::from(actions);
+        while let Some(action) = actions.pop_front() {
             match action {
                 Action::Send { to, sig } => sends.push((to, sig)),
                 Action::WarnIfIgnored { to, sig, kill_in } => {
                     crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in)
                 }
                 Action::Ready => ready = true,
+                Action::Probe => {
+                    // The verdict goes straight back: ready may follow in this turn.
+                    let probed = listen::probe::check(&self.cfg.ready_when, self.state.tree());
+                    actions.extend(self.state.step(Turn::probed(Instant::now(), probed)));
+                }
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
                 Action::Finish(outcome) => finish = Some(outcome),
             }
@@ -313,6 +336,7 @@ impl Loop<'_> {
                 .status_file
                 .as_ref()
                 .and_then(|_| self.tracker.stats()),
+            waiting_for: self.state.waiting_for(),
         };
         self.reporter.update(&facts, ready);
     }

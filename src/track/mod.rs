@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::proctree::{self, Tree};
 use crate::sig::{self, Sig};
 use crate::state::Ident;
-use crate::target::{Sent, Targets};
+use crate::target::Targets;
 use cgroup::{Busy, Cgroup, Stats};
 
 pub struct Tracker {
@@ -125,11 +125,7 @@ impl Tracker {
     }
 
     fn send(&mut self, to: Ident, sig: Sig) {
-        match self.targets.send(to.pid, to.starttime, sig) {
-            Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {}", to.pid),
-            Ok(Sent::Gone) => crate::debug!("PID {} is gone; {sig} not sent", to.pid),
-            Err(e) => crate::warn!("unable to send {sig} to PID {}: {e}", to.pid),
-        }
+        self.targets.send_logged(to.pid, to.starttime, sig);
     }
 
     /// Forget processes that are no longer in the tree.
