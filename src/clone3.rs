@@ -88,14 +88,16 @@ pub fn launch_into(
         )
     };
     if pid == 0 {
-        // The child: only async-signal-safe calls on prepared data.
+        // The child: only async-signal-safe calls on prepared data. As
+        // std's spawn: SIGPIPE back to the default first (the Rust runtime
+        // ignores it), then `in_child` restores what catchd started with.
+        // SAFETY: setting a disposition to SIG_DFL touches no memory.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
         let errno = match sys::in_child(setup) {
             Err(e) => e.raw_os_error().unwrap_or(libc::EINVAL),
             // SAFETY: NUL-terminated strings and NULL-terminated arrays
-            // built before the clone; SIGPIPE back to the default as std's
-            // spawn does; execvpe returns only on failure.
+            // built before the clone; execvpe returns only on failure.
             Ok(()) => unsafe {
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
                 libc::execvpe(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
                 *libc::__errno_location()
             },
