@@ -70,6 +70,10 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub ready_fd: Option<String>,
 
+    /// Ready only once the tree holds a listening socket (on ADDR) (repeatable)
+    #[arg(long, value_name = "listening[=ADDR]", action = ArgAction::Append)]
+    pub ready_when: Vec<String>,
+
     /// Keep a JSON status document at PATH
     #[arg(long, value_name = "PATH")]
     pub status_file: Option<PathBuf>,
@@ -89,6 +93,10 @@ pub struct Cli {
     /// Run the daemon in a new PID namespace that dies with catchd
     #[arg(long)]
     pub contain: bool,
+
+    /// Track and stop the daemon through a cgroup v2 of its own
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = CgroupMode::Auto)]
+    pub cgroup: CgroupMode,
 
     /// Audit mode: judge PID files instead of running a program
     #[arg(long)]
@@ -117,6 +125,16 @@ pub enum KillMode {
     Main,
     /// The stop signal goes to every tracked descendant at once
     All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CgroupMode {
+    /// Use a cgroup where catchd may create one; else the subreaper alone
+    Auto,
+    /// Use a cgroup, or refuse to start (exit 125)
+    On,
+    /// Never touch cgroups
+    Off,
 }
 
 #[cfg(test)]

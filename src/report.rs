@@ -20,14 +20,21 @@ pub struct Reporter {
 /// The one-line summary: state, main PID, tree size, pidfile verdict.
 pub fn summary(facts: &Facts<'_>) -> String {
     let n = facts.tree.live_count();
-    let pidfile = facts
+    let mut pidfile = facts
         .pidfile
         .map(|(_, check)| format!(", pidfile {}", status::pidfile_words(check).0))
         .unwrap_or_default();
+    if let Some(what) = facts.waiting_for {
+        pidfile = format!("{pidfile}, {what}");
+    }
     match (facts.state, facts.main) {
         ("stopping", _) => format!("stopping: {n} process(es) left"),
         (_, Some(m)) => {
-            let comm = facts.tree.get(m.pid).map_or("?", |p| p.comm.as_str());
+            // Untrusted: a newline here would forge a notify field.
+            let comm = facts
+                .tree
+                .get(m.pid)
+                .map_or_else(|| "?".into(), |p| crate::escape::bytes(p.comm.as_bytes()));
             format!("main PID {} ({comm}), {n} process(es){pidfile}", m.pid)
         }
         _ => format!("starting: {n} process(es){pidfile}"),
@@ -105,6 +112,8 @@ mod tests {
             tree: &tree,
             last_exit: None,
             hold_inode: None,
+            cgroup: None,
+            waiting_for: None,
         };
         assert_eq!(
             summary(&facts),
@@ -115,5 +124,14 @@ mod tests {
         facts.state = "starting";
         facts.main = None;
         assert_eq!(summary(&facts), "starting: 1 process(es), pidfile ok");
+        facts.main = Some(Ident {
+            pid: 7,
+            starttime: 1,
+        });
+        facts.waiting_for = Some("waiting for a listening socket on port 80");
+        assert_eq!(
+            summary(&facts),
+            "main PID 7 (legacyd), 1 process(es), pidfile ok, waiting for a listening socket on port 80"
+        );
     }
 }

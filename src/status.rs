@@ -18,16 +18,21 @@ use serde::Serialize;
 use crate::proctree::Tree;
 use crate::state::{ChosenBy, Ident};
 use crate::sys::Exit;
+use crate::track::cgroup::Stats;
 use crate::verify::Check;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Document {
     pub catchd_pid: i32,
     pub state: &'static str,
+    /// While starting with `--ready-when`: what catchd still waits for.
+    pub waiting_for: Option<String>,
     pub main: Option<Main>,
     pub pidfile: Option<Pidfile>,
     pub processes: Vec<Process>,
     pub last_exit: Option<LastExit>,
+    /// With `--cgroup`: the daemon's cgroup and what its controllers say.
+    pub cgroup: Option<Stats>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -82,6 +87,9 @@ pub struct Facts<'a> {
     pub last_exit: Option<(i32, Exit)>,
     /// The hold pipe's inode, to tell who still holds it.
     pub hold_inode: Option<u64>,
+    pub cgroup: Option<Stats>,
+    /// "waiting for a listening socket on ...", while that holds ready back.
+    pub waiting_for: Option<&'a str>,
 }
 
 pub fn document(facts: &Facts<'_>) -> Document {
@@ -100,6 +108,7 @@ pub fn document(facts: &Facts<'_>) -> Document {
     Document {
         catchd_pid: std::process::id() as i32,
         state: facts.state,
+        waiting_for: facts.waiting_for.map(String::from),
         main: facts.main.map(|m| Main {
             pid: m.pid,
             chosen_by: facts.chosen_by,
@@ -125,6 +134,7 @@ pub fn document(facts: &Facts<'_>) -> Document {
                 signal: Some(s.name()),
             },
         }),
+        cgroup: facts.cgroup.clone(),
     }
 }
 

@@ -99,16 +99,7 @@ pub fn table(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
 
 /// Escape control characters so one file is always one line.
 fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    crate::escape::bytes(text.as_bytes())
 }
 
 #[cfg(test)]

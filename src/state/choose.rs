@@ -194,10 +194,12 @@ impl State {
         }
     }
 
-    pub(super) fn check_ready(&mut self) {
+    pub(super) fn check_ready(&mut self, now: Instant) {
         if !self.ready
             && matches!(self.phase, Phase::Running)
             && self.launcher_exit == Some(Exit::Code(0))
+            && self.main.is_some()
+            && self.gate_open(now)
         {
             if let Some(m) = self.main {
                 self.ready = true;

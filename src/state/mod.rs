@@ -9,6 +9,9 @@
 
 mod choose;
 mod finish;
+mod gate;
+#[cfg(test)]
+mod gate_tests;
 mod route;
 #[cfg(test)]
 mod tests;
@@ -17,6 +20,7 @@ mod tests_start;
 
 use std::time::{Duration, Instant};
 
+use crate::listen::Probed;
 use crate::log::Level;
 use crate::proctree::Tree;
 use crate::sig::Sig;
@@ -33,6 +37,8 @@ pub struct Settings {
     pub signal_map: Vec<(Sig, Sig)>,
     pub kill_all: bool,
     pub wait_all: bool,
+    /// `--ready-when listening`: ready also waits for the listening check.
+    pub listening: bool,
 }
 
 /// A process as catchd knows it: PID plus start time.
@@ -64,6 +70,8 @@ pub struct Turn {
     pub tree: Option<Tree>,
     /// The pidfile's verdict against that scan, with `--pidfile`.
     pub pidfile: Option<Check>,
+    /// The verdict of the listening check an `Action::Probe` asked for.
+    pub listening: Option<Probed>,
 }
 
 /// How the main process was chosen (SPEC §1.1.4).
@@ -92,6 +100,9 @@ pub enum Action {
         kill_in: Duration,
     },
     Ready,
+    /// Check for the listening sockets (`--ready-when`), and hand the
+    /// verdict back in a `Turn`.
+    Probe,
     Log(Level, String),
     Finish(Outcome),
 }
@@ -124,6 +135,9 @@ pub struct State {
     phase: Phase,
     queued: Vec<Sig>,
     ready: bool,
+    /// `--start-timeout` from the launch, for the listening gate.
+    start_deadline: Instant,
+    gate: Option<gate::Gate>,
     /// How catchd will end, once that is decided.
     result: Option<Outcome>,
     tree: Tree,
@@ -148,6 +162,8 @@ impl State {
             // A program that never forks is held as it is (`tini -s`).
             (Some(launcher), Phase::Running)
         };
+        let start_deadline = now + cfg.start_timeout;
+        let gate = cfg.listening.then(gate::Gate::default);
         State {
             cfg,
             me,
@@ -160,6 +176,8 @@ impl State {
             phase,
             queued: Vec::new(),
             ready: false,
+            start_deadline,
+            gate,
             result: None,
             tree: Tree::default(),
             remark: None,
@@ -191,6 +209,7 @@ impl State {
     pub fn phase_name(&self) -> &'static str {
         match self.phase {
             Phase::Starting { .. } => "starting",
+            Phase::Running if self.gate_pending().is_some() => "starting",
             Phase::Running => "running",
             Phase::Draining | Phase::Stopping(_) => "stopping",
         }
@@ -207,6 +226,7 @@ impl State {
         match &self.phase {
             Phase::Starting { deadline } => Some(*deadline),
             Phase::Stopping(stop) => Some(stop.next_deadline()),
+            Phase::Running => self.gate_deadline(),
             _ => None,
         }
     }
@@ -225,7 +245,10 @@ impl State {
         if let Some(check) = turn.pidfile {
             self.on_pidfile(check);
         }
-        self.check_ready();
+        if let Some(verdict) = turn.listening {
+            self.on_probe(verdict);
+        }
+        self.check_ready(turn.now);
         for sig in turn.signals {
             self.on_signal(sig, turn.now);
         }

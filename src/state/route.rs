@@ -128,6 +128,7 @@ impl State {
                 self.begin_stop(self.own_stop_signal(), now);
             }
         }
+        self.gate_timeout(now);
         let live = self.live();
         let main_alive = self.main.is_some();
         let Phase::Stopping(stop) = &mut self.phase else {

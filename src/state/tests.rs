@@ -21,6 +21,7 @@ pub(super) fn settings(pidfile: bool) -> Settings {
         signal_map: Vec::new(),
         kill_all: false,
         wait_all: false,
+        listening: false,
     }
 }
 
@@ -56,6 +57,7 @@ pub(super) fn turn(now: Instant) -> Turn {
         no_children: false,
         tree: None,
         pidfile: None,
+        listening: None,
     }
 }
 

@@ -5,13 +5,17 @@
 
 mod support;
 
+mod cgroup;
 mod contain;
 mod examples;
 mod faults;
+mod listening;
+mod listening_hostile;
 mod notify;
 mod one_instance;
 mod pidfile_judging;
 mod real;
+mod resilience;
 mod run_basic;
 mod run_pidfile;
 mod run_signals;

@@ -236,6 +236,9 @@ fn a_storm_of_1000_hups() {
             .unwrap()
             .count()
     };
+    // Counted while catchd sleeps in poll, not mid-turn with a /proc or
+    // cgroup file open.
+    assert!(wait_until(LIMIT, || procs::blocked_in_poll(c.pid)));
     let before = fds();
     for _ in 0..1000 {
         procs::kill(c.pid, libc::SIGHUP);

@@ -13,6 +13,7 @@
 mod backend;
 mod memcached;
 mod nginx;
+mod ready_when;
 mod redis;
 
 use std::io::{Read, Write};
