@@ -238,6 +238,9 @@ impl Loop<'_> {
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
             rescan = hold_ready || main_ready || report_ready || events_ready;
+            let only_signals = sig_ready
+                && !(hold_ready || watch_ready || main_ready || report_ready)
+                && !(events_ready || lock_ready || log_ready);
             if sig_ready {
                 let w = watch.as_deref();
                 let (sigs, dir_event) =
@@ -246,6 +249,11 @@ impl Loop<'_> {
                 // runs no turn.
                 rescan |= !sigs.is_empty() || (dir_event && w.is_some_and(PidfileWatch::changed));
                 received = sigs;
+                if only_signals && self.forward_at_once(&received) {
+                    received.clear();
+                    rescan = false;
+                    continue;
+                }
                 received.retain(|s| *s != sig::CHLD);
             }
             if hold_ready {
@@ -261,6 +269,32 @@ impl Loop<'_> {
             }
             rescan |= deadline.is_some_and(|d| Instant::now() >= d);
         }
+    }
+
+    /// The fast path of forwarding (SPEC §1.2): signals alone, to a
+    /// verified main process whose pidfd does not say it exited, go at
+    /// once, without reaping, scanning or reading the pidfile. False if
+    /// the signals need a full turn.
+    fn forward_at_once(&mut self, received: &[Sig]) -> bool {
+        let Some(main) = self.state.main() else {
+            return false;
+        };
+        if !self.tracker.main_running(main) {
+            return false;
+        }
+        let Some(actions) = self.state.forward_only(received, Instant::now()) else {
+            return false;
+        };
+        let mut sends = Vec::new();
+        for action in actions {
+            match action {
+                Action::Send { to, sig } => sends.push((to, sig)),
+                Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
+                other => crate::debug!("unexpected on the forwarding path: {other:?}"),
+            }
+        }
+        self.tracker.deliver(&sends, self.state.tree());
+        true
     }
 
     /// Gather the facts (every turn reaps, reads the init's reports, scans

@@ -60,7 +60,13 @@ impl Signals {
     pub fn drain(&self, watch_event: impl Fn(u32, i32, i32) -> bool) -> Result<(Vec<Sig>, bool)> {
         let mut out = Vec::new();
         let mut watched = false;
-        while let Some(info) = sys_sig::read_signal(self.fd()).context("read the signalfd")? {
+        // Bounded: a neighbour rewriting files in the pidfile's directory
+        // as fast as catchd reads must not keep it here; the rest stays
+        // queued for the next turn of the loop.
+        for _ in 0..1024 {
+            let Some(info) = sys_sig::read_signal(self.fd()).context("read the signalfd")? else {
+                break;
+            };
             if info.signo == libc::SIGPIPE && info.pid == self.me {
                 crate::debug!("SIGPIPE from catchd's own write: not forwarded");
                 continue;

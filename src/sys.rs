@@ -6,7 +6,7 @@
 //! what to do.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use crate::sig::Sig;
 use crate::sys_sig::KSet;
@@ -280,4 +280,17 @@ pub fn adopt_fd(fd: RawFd) -> Option<OwnedFd> {
     // SAFETY: the descriptor is open (checked just above), was handed to
     // this process for exactly this use, and nothing else owns it.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether `fd` has nothing to read right now (a pidfd: the process has
+/// not exited). Any error counts as "something happened".
+pub fn poll_quiet(fd: BorrowedFd<'_>) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n == 0
 }

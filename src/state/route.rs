@@ -25,6 +25,25 @@ impl State {
         self.cfg.stop_signal.unwrap_or(sig::TERM)
     }
 
+    /// Signals alone, none of which starts a stop, while a verified main
+    /// process runs and nothing else is pending: forwarded without a fresh
+    /// scan (SPEC §1.2). `None` when the turn needs the usual facts.
+    pub fn forward_only(&mut self, signals: &[Sig], now: Instant) -> Option<Vec<Action>> {
+        let plain = |s: &Sig| !s.is_stop() && *s != sig::CHLD;
+        if !matches!(self.phase, Phase::Running)
+            || self.main.is_none()
+            || self.next_deadline().is_some()
+            || signals.is_empty()
+            || !signals.iter().all(plain)
+        {
+            return None;
+        }
+        for &s in signals {
+            self.on_signal(s, now);
+        }
+        Some(std::mem::take(&mut self.out))
+    }
+
     pub(super) fn on_signal(&mut self, received: Sig, now: Instant) {
         if !received.is_forwardable() {
             self.log(Level::Debug, format!("{received} not forwarded"));

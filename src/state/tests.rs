@@ -266,3 +266,37 @@ fn a_main_process_that_is_not_our_child_ends_with_an_unknown_status() {
     });
     assert_eq!(finish(&acts), Some(Outcome::Unknown));
 }
+
+#[test]
+fn forward_only_skips_the_scan_for_a_running_main_and_nothing_else() {
+    let t0 = Instant::now();
+    let mut s = State::new(settings(true), ME, LAUNCHER, t0);
+    // No main process yet: a full turn is needed (the signal is queued).
+    assert!(s.forward_only(&[Sig(libc::SIGHUP)], t0).is_none());
+    s.step(Turn {
+        reaped: vec![(100, Exit::Code(0))],
+        tree: Some(tree(&[(200, ME)])),
+        pidfile: Some(Check::Valid {
+            pid: 200,
+            starttime: 200,
+        }),
+        ..turn(t0)
+    });
+    assert_eq!(s.main(), Some(id(200)));
+    let acts = s.forward_only(&[Sig(libc::SIGHUP), Sig(libc::SIGUSR1)], t0);
+    let acts = acts.expect("forwarded without a scan");
+    assert_eq!(
+        sends(&acts),
+        [(200, Sig(libc::SIGHUP)), (200, Sig(libc::SIGUSR1))]
+    );
+    // A stop or a child's exit needs the full turn.
+    assert!(s.forward_only(&[Sig(libc::SIGHUP), sig::TERM], t0).is_none());
+    assert!(s.forward_only(&[sig::CHLD], t0).is_none());
+    assert!(s.forward_only(&[], t0).is_none());
+    // Once stopping, never.
+    s.step(Turn {
+        signals: vec![sig::TERM],
+        ..turn(t0)
+    });
+    assert!(s.forward_only(&[Sig(libc::SIGHUP)], t0).is_none());
+}

@@ -87,6 +87,14 @@ impl Tracker {
         (main, events)
     }
 
+    /// Whether `main`'s pidfd is open and does not poll as exited: then a
+    /// signal may go to it without a fresh scan.
+    pub fn main_running(&mut self, main: Ident) -> bool {
+        self.targets
+            .watch(main.pid, main.starttime)
+            .is_some_and(|fd| crate::sys::poll_quiet(fd))
+    }
+
     /// After `cgroup.events` woke the loop: read it, so that it wakes again.
     pub fn rearm(&self) {
         if let Some(cg) = &self.cgroup {
