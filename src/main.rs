@@ -22,6 +22,7 @@ mod notify;
 mod outfd;
 mod pidfile;
 mod preflight;
+mod procstat;
 mod proctree;
 mod reaper;
 mod report;

@@ -11,6 +11,8 @@
 use std::collections::HashSet;
 use std::fs;
 
+use crate::procstat;
+
 /// One process as seen in `/proc/PID/stat`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proc {
@@ -59,37 +61,29 @@ impl Tree {
 }
 
 pub fn stat(pid: i32) -> Option<Proc> {
-    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
-    Some(Proc {
-        pid: stat.pid,
-        ppid: stat.ppid,
-        starttime: stat.starttime,
-        zombie: is_dead(stat.pid, stat.state),
-        comm: stat.comm,
-        nspid: None,
-    })
+    stat_checked(pid).ok().flatten()
 }
 
 /// Like `stat`, but a failure to read (no descriptor left, say) is an
 /// error rather than "no such process".
 pub fn stat_checked(pid: i32) -> std::io::Result<Option<Proc>> {
-    use procfs::FromRead;
-    let bytes = match fs::read(format!("/proc/{pid}/stat")) {
-        Ok(b) => b,
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let Ok(stat) = procfs::process::Stat::from_read(&bytes[..]) else {
+    Ok(stat_threads(pid)?.map(|(p, _)| p))
+}
+
+/// `stat`, with the process's thread count.
+fn stat_threads(pid: i32) -> std::io::Result<Option<(Proc, u64)>> {
+    let Some(st) = procstat::read(pid)? else {
         return Ok(None);
     };
-    Ok(Some(Proc {
-        pid: stat.pid,
-        ppid: stat.ppid,
-        starttime: stat.starttime,
-        zombie: is_dead(stat.pid, stat.state),
-        comm: stat.comm,
+    let proc = Proc {
+        pid: st.pid,
+        ppid: st.ppid,
+        starttime: st.starttime,
+        zombie: is_dead(st.pid, st.state),
+        comm: st.comm,
         nspid: None,
-    }))
+    };
+    Ok(Some((proc, st.num_threads)))
 }
 
 /// Whether a process in `state` (its first thread's) has ended. A process
@@ -119,18 +113,20 @@ fn other_thread_alive(pid: i32) -> bool {
 }
 
 /// The direct children of `pid`, from the `children` file of each of its
-/// threads (a child belongs to the thread that forked it).
-fn children(pid: i32) -> Vec<i32> {
+/// threads (a child belongs to the thread that forked it). A process known
+/// to have one thread has one such file, read without listing `task`.
+fn children(pid: i32, threads: Option<u64>) -> Vec<i32> {
+    let mut out = Vec::new();
+    if threads == Some(1) {
+        procstat::children(pid, pid, &mut out);
+        return out;
+    }
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
     for task in tasks.flatten() {
-        if let Ok(text) = fs::read_to_string(task.path().join("children")) {
-            out.extend(
-                text.split_ascii_whitespace()
-                    .filter_map(|w| w.parse::<i32>().ok()),
-            );
+        if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+            procstat::children(pid, tid, &mut out);
         }
     }
     out
@@ -179,7 +175,17 @@ pub fn scan(root: i32, use_children_files: bool) -> Tree {
     if !use_children_files {
         return scan_by_ppid(root);
     }
-    walk(root, children, stat)
+    // Each process's thread count, from its stat, for its children.
+    let threads = std::cell::RefCell::new(std::collections::HashMap::new());
+    walk(
+        root,
+        |pid| children(pid, threads.borrow().get(&pid).copied()),
+        |pid| {
+            let (p, n) = stat_threads(pid).ok().flatten()?;
+            threads.borrow_mut().insert(pid, n);
+            Some(p)
+        },
+    )
 }
 
 /// At most this many passes over `root`'s children per scan: later
