@@ -8,7 +8,7 @@
 //! performing the state machine's actions. Must not decide: `state.rs` does.
 
 use std::os::fd::BorrowedFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -131,6 +131,8 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         check: None,
         hold_inode: hold.inode(),
         lock,
+        last_scan: None,
+        scan_due: None,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -153,7 +155,14 @@ struct Loop<'a> {
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
     lock: Option<InstanceLock>,
+    /// When the tree was last scanned, and when a scan skipped while
+    /// stopping is due (`SCAN_EVERY`).
+    last_scan: Option<Instant>,
+    scan_due: Option<Instant>,
 }
+
+/// While stopping, at most one scan this often for turns that only reaped.
+const SCAN_EVERY: Duration = Duration::from_millis(20);
 
 impl Loop<'_> {
     fn run(
@@ -164,13 +173,16 @@ impl Loop<'_> {
     ) -> Result<Outcome> {
         let mut received: Vec<Sig> = Vec::new();
         let mut rescan = true;
+        // The wake-up brought only SIGCHLD: the turn may skip its scan.
+        let mut only_chld = false;
         loop {
             // A wake-up that brought nothing (a directory event about another
             // file) runs no turn: while SIGKILLing, every turn logs, and with
             // the log in the pidfile's directory each line woke the loop again.
             if rescan {
+                let quick = std::mem::take(&mut only_chld);
                 if let Some(outcome) =
-                    self.turn(std::mem::take(&mut received), watch.as_deref_mut())?
+                    self.turn(std::mem::take(&mut received), watch.as_deref_mut(), quick)?
                 {
                     return Ok(outcome);
                 }
@@ -180,7 +192,10 @@ impl Loop<'_> {
                     continue;
                 }
             }
-            let deadline = self.state.next_deadline();
+            let deadline = match (self.state.next_deadline(), self.scan_due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let main = self.state.main();
             let (main_fd, events) = self.tracker.fds(main);
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
@@ -248,6 +263,10 @@ impl Loop<'_> {
                 // A directory event about another file than the pidfile
                 // runs no turn.
                 rescan |= !sigs.is_empty() || (dir_event && w.is_some_and(PidfileWatch::changed));
+                only_chld = only_signals
+                    && !dir_event
+                    && !sigs.is_empty()
+                    && sigs.iter().all(|s| *s == sig::CHLD);
                 received = sigs;
                 if only_signals && self.forward_at_once(&received) {
                     received.clear();
@@ -267,7 +286,10 @@ impl Loop<'_> {
                 }
                 rescan |= w.rearm();
             }
-            rescan |= deadline.is_some_and(|d| Instant::now() >= d);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                rescan = true;
+                only_chld = false;
+            }
         }
     }
 
@@ -303,8 +325,36 @@ impl Loop<'_> {
         &mut self,
         signals: Vec<Sig>,
         mut watch: Option<&mut PidfileWatch>,
+        quick: bool,
     ) -> Result<Option<Outcome>> {
         let mut reaped = reaper::drain()?;
+        if quick && self.contained.is_none() && !reaped.no_children {
+            let now = Instant::now();
+            let recent = self.last_scan.is_some_and(|t| now < t + SCAN_EVERY);
+            let skip = match self.state.may_skip_scan(&reaped.exited) {
+                Some(false) => true,
+                Some(true) if recent => {
+                    self.scan_due = self.last_scan.map(|t| t + SCAN_EVERY);
+                    true
+                }
+                _ => false,
+            };
+            if skip {
+                let turn = Turn {
+                    now,
+                    signals,
+                    reaped: reaped.exited,
+                    no_children: false,
+                    tree: None,
+                    pidfile: None,
+                    listening: None,
+                };
+                let actions = self.state.step(turn);
+                return Ok(self.perform(actions));
+            }
+        }
+        self.last_scan = Some(Instant::now());
+        self.scan_due = None;
         if let Some(c) = &mut self.contained {
             // Read the init's reports after reaping: the init writes them
             // all before it exits, so once its exit is seen (and with it
@@ -341,6 +391,11 @@ impl Loop<'_> {
             pidfile,
             listening: None,
         });
+        Ok(self.perform(actions))
+    }
+
+    /// Carry out the state machine's actions; the outcome if catchd ends.
+    fn perform(&mut self, actions: Vec<Action>) -> Option<Outcome> {
         let (mut ready, mut finish, mut sends) = (false, None, Vec::new());
         let mut actions = std::collections::VecDeque::from(actions);
         while let Some(action) = actions.pop_front() {
@@ -364,7 +419,7 @@ impl Loop<'_> {
         if finish.is_some() {
             self.reporter.finish();
         }
-        Ok(finish)
+        finish
     }
 
     fn report(&mut self, ready: bool) {

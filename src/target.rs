@@ -46,7 +46,22 @@ pub enum Sent {
 impl Targets {
     /// Send `sig` to the process `(pid, starttime)` if it is still that one.
     pub fn send(&mut self, pid: i32, starttime: u64, sig: Sig) -> io::Result<Sent> {
-        let result = self.deliver(pid, starttime, sig);
+        self.send_as(pid, starttime, sig, false)
+    }
+
+    /// `send`; `own_child` says the process is a child of catchd that
+    /// catchd has not reaped: its PID cannot have been recycled, so a
+    /// plain `kill` names it (no pidfd, no start-time check).
+    fn send_as(&mut self, pid: i32, starttime: u64, sig: Sig, own_child: bool) -> io::Result<Sent> {
+        let result = if own_child && pid > 0 {
+            match sys::kill(pid, sig) {
+                Ok(()) => Ok(Sent::Delivered),
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(Sent::Gone),
+                Err(e) => Err(e),
+            }
+        } else {
+            self.deliver(pid, starttime, sig)
+        };
         match result {
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(Sent::Denied {
                 first: self.denied.insert((pid, starttime)),
@@ -57,8 +72,8 @@ impl Targets {
 
     /// `send`, and say what happened: debug lines, one warning per process
     /// that may not be signalled, a warning for any other failure.
-    pub fn send_logged(&mut self, pid: i32, starttime: u64, sig: Sig) {
-        match self.send(pid, starttime, sig) {
+    pub fn send_logged(&mut self, pid: i32, starttime: u64, sig: Sig, own_child: bool) {
+        match self.send_as(pid, starttime, sig, own_child) {
             Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {pid}"),
             Ok(Sent::Gone) => crate::debug!("PID {pid} is gone; {sig} not sent"),
             Ok(Sent::Denied { first: true }) => crate::warn!(

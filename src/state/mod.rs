@@ -221,6 +221,25 @@ impl State {
         self.cfg.pidfile.is_some() && matches!(self.phase, Phase::Starting { .. })
     }
 
+    /// Whether a turn that brought nothing but these reaped exits may go
+    /// without a fresh scan (SPEC §1.1.3: reaping an orphan that is not
+    /// the main process needs none). `None`: scan. `Some(false)`: skip
+    /// (running; neither the main process nor the launcher among them).
+    /// `Some(true)`: stopping; skip if the last scan is recent enough.
+    pub fn may_skip_scan(&self, reaped: &[(i32, Exit)]) -> Option<bool> {
+        let key = |pid: i32| {
+            self.main.is_some_and(|m| m.pid == pid)
+                || (pid == self.launcher.pid && self.launcher_exit.is_none())
+        };
+        match self.phase {
+            Phase::Running if self.next_deadline().is_none() => {
+                (!reaped.iter().any(|r| key(r.0))).then_some(false)
+            }
+            Phase::Stopping(_) => Some(true),
+            _ => None,
+        }
+    }
+
     /// When the loop must wake up even if nothing happens.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.phase {
@@ -236,8 +255,14 @@ impl State {
         if let Some(tree) = turn.tree {
             self.tree = tree;
         }
+        let reaped: std::collections::HashSet<i32> = turn.reaped.iter().map(|r| r.0).collect();
         for (pid, exit) in turn.reaped {
             self.on_reaped(pid, exit, turn.now);
+        }
+        // A turn without a scan keeps the last tree: what was reaped since
+        // is not in it any more (its PID may be recycled).
+        if !reaped.is_empty() {
+            self.tree.procs.retain(|p| !reaped.contains(&p.pid));
         }
         if scanned {
             self.check_main_alive(turn.now);

@@ -127,13 +127,17 @@ impl Tracker {
                 Err(e) => crate::warn!("unable to kill cgroup {}: {e}", cg.path().display()),
             }
         }
+        let me = std::process::id() as i32;
         for &(to, s) in sends {
-            self.send(to, s);
+            // catchd's own child, not reaped (the state machine drops what
+            // it reaped from its tree): its PID is still its own.
+            let own_child = self.root == me
+                && tree
+                    .get(to.pid)
+                    .is_some_and(|p| p.ppid == me && p.starttime == to.starttime);
+            self.targets
+                .send_logged(to.pid, to.starttime, s, own_child);
         }
-    }
-
-    fn send(&mut self, to: Ident, sig: Sig) {
-        self.targets.send_logged(to.pid, to.starttime, sig);
     }
 
     /// Forget processes that are no longer in the tree.
