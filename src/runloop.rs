@@ -307,15 +307,10 @@ impl Loop<'_> {
         let Some(actions) = self.state.forward_only(received, Instant::now()) else {
             return false;
         };
-        let mut sends = Vec::new();
-        for action in actions {
-            match action {
-                Action::Send { to, sig } => sends.push((to, sig)),
-                Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
-                other => crate::debug!("unexpected on the forwarding path: {other:?}"),
-            }
+        // Only sends, logs and the stop's warning come from signals alone.
+        if let Some(finish) = self.perform(actions) {
+            crate::debug!("unexpected end on the forwarding path: {finish:?}");
         }
-        self.tracker.deliver(&sends, self.state.tree());
         true
     }
 

@@ -25,11 +25,13 @@ impl State {
         self.cfg.stop_signal.unwrap_or(sig::TERM)
     }
 
-    /// Signals alone, none of which starts a stop, while a verified main
-    /// process runs and nothing else is pending: forwarded without a fresh
-    /// scan (SPEC §1.2). `None` when the turn needs the usual facts.
+    /// Signals alone, while a verified main process runs and nothing else
+    /// is pending: forwarded without a fresh scan (SPEC §1.2), and a stop
+    /// begun that way too unless `--kill-mode all` needs the whole tree.
+    /// `None` when the turn needs the usual facts.
     pub fn forward_only(&mut self, signals: &[Sig], now: Instant) -> Option<Vec<Action>> {
-        let plain = |s: &Sig| !s.is_stop() && *s != sig::CHLD;
+        let kill_all = self.cfg.kill_all;
+        let plain = |s: &Sig| !(kill_all && s.is_stop()) && *s != sig::CHLD;
         if !matches!(self.phase, Phase::Running)
             || self.main.is_none()
             || self.next_deadline().is_some()

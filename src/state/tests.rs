@@ -289,14 +289,25 @@ fn forward_only_skips_the_scan_for_a_running_main_and_nothing_else() {
         sends(&acts),
         [(200, Sig(libc::SIGHUP)), (200, Sig(libc::SIGUSR1))]
     );
-    // A stop or a child's exit needs the full turn.
-    assert!(s.forward_only(&[Sig(libc::SIGHUP), sig::TERM], t0).is_none());
+    // A child's exit needs the full turn.
     assert!(s.forward_only(&[sig::CHLD], t0).is_none());
     assert!(s.forward_only(&[], t0).is_none());
+    // A stop begins at the main process, which needs no scan either.
+    let acts = s.forward_only(&[sig::TERM], t0).expect("stop without a scan");
+    assert_eq!(sends(&acts), [(200, sig::TERM)]);
+    assert_eq!(s.phase_name(), "stopping");
     // Once stopping, never.
-    s.step(Turn {
-        signals: vec![sig::TERM],
-        ..turn(t0)
-    });
     assert!(s.forward_only(&[Sig(libc::SIGHUP)], t0).is_none());
+    // With --kill-mode all the stop reaches the whole tree: scan first.
+    let mut all = State::new(
+        Settings {
+            kill_all: true,
+            ..settings(false)
+        },
+        ME,
+        LAUNCHER,
+        t0,
+    );
+    assert!(all.forward_only(&[sig::TERM], t0).is_none());
+    assert!(all.forward_only(&[Sig(libc::SIGHUP)], t0).is_some());
 }
