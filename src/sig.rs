@@ -49,6 +49,7 @@ const NAMES: &[(&str, i32)] = &[
 pub const TERM: Sig = Sig(libc::SIGTERM);
 pub const INT: Sig = Sig(libc::SIGINT);
 pub const KILL: Sig = Sig(libc::SIGKILL);
+pub const STOP: Sig = Sig(libc::SIGSTOP);
 pub const CHLD: Sig = Sig(libc::SIGCHLD);
 
 fn rtmin() -> i32 {

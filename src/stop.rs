@@ -1,6 +1,10 @@
 //! The stop sequence's bookkeeping (SPEC §1.3): who already got the stop
 //! signal, when SIGKILL takes over, and how often to look again while
-//! killing a tree that keeps forking.
+//! killing a tree that keeps forking. After the timeout every process is
+//! first stopped (SIGSTOP), scan after scan until one finds no process
+//! that was not sent SIGSTOP, and only then killed: a stopped process
+//! cannot fork, so a daemon that re-forks faster than catchd looks cannot
+//! outrun the kill (SIGKILL rounds alone race the forks).
 //!
 //! Owns: pure timing and the "signalled once" set. Must not decide when a
 //! stop begins (`state.rs`) nor send anything (`runloop.rs`).
@@ -14,6 +18,8 @@ use crate::state::Ident;
 /// While killing, scan again this often even if no child reports: a
 /// process the `children` snapshot missed must not keep catchd waiting.
 const RESCAN: Duration = Duration::from_millis(50);
+/// While stopping processes before the kill: look again soon.
+const FREEZE_RESCAN: Duration = Duration::from_millis(5);
 
 #[derive(Debug)]
 pub struct Stop {
@@ -23,6 +29,8 @@ pub struct Stop {
     killing: bool,
     recheck: Instant,
     signalled: HashSet<Ident>,
+    /// Sent SIGSTOP (whether or not it took: one try each).
+    frozen: HashSet<Ident>,
 }
 
 impl Stop {
@@ -34,6 +42,7 @@ impl Stop {
             killing: false,
             recheck: kill_at,
             signalled: HashSet::new(),
+            frozen: HashSet::new(),
         }
     }
 
@@ -51,8 +60,9 @@ impl Stop {
 
     /// Who gets which signal now: nobody else while the main process is
     /// alive (unless `--kill-mode all`), then every live descendant once,
-    /// then after the timeout SIGKILL to all of them on every turn. The
-    /// flag says SIGKILL started on this turn.
+    /// then after the timeout SIGSTOP to each live process not yet sent
+    /// one, and once a turn finds none, SIGKILL to all of them, on every
+    /// turn. The flag says the kill started on this turn.
     pub fn advance(
         &mut self,
         now: Instant,
@@ -64,6 +74,16 @@ impl Stop {
             self.killing = true;
         }
         if self.killing {
+            let unfrozen: Vec<Ident> = live
+                .iter()
+                .filter(|p| !self.frozen.contains(p))
+                .copied()
+                .collect();
+            if !unfrozen.is_empty() {
+                self.frozen.extend(unfrozen.iter().copied());
+                self.recheck = now + FREEZE_RESCAN;
+                return (sig::STOP, unfrozen, escalated);
+            }
             self.recheck = now + RESCAN;
             return (sig::KILL, live.to_vec(), escalated);
         }
@@ -103,9 +123,19 @@ mod tests {
         );
         assert_eq!(stop.advance(t0, false, &[id(11), id(13)]).1, [id(13)]);
         let late = t0 + Duration::from_secs(1);
+        // Stopped first, then killed once a look finds nobody new.
         assert_eq!(
             stop.advance(late, false, &[id(11)]),
-            (sig::KILL, vec![id(11)], true)
+            (sig::STOP, vec![id(11)], true)
+        );
+        assert_eq!(stop.next_deadline(), late + FREEZE_RESCAN);
+        assert_eq!(
+            stop.advance(late, false, &[id(11), id(14)]),
+            (sig::STOP, vec![id(14)], false)
+        );
+        assert_eq!(
+            stop.advance(late, false, &[id(11), id(14)]),
+            (sig::KILL, vec![id(11), id(14)], false)
         );
         assert_eq!(
             stop.advance(late, false, &[id(11)]),

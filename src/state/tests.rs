@@ -206,6 +206,12 @@ fn stop_signals_main_then_the_rest_then_kills_after_the_timeout() {
         tree: Some(tree(&[(300, ME)])),
         ..turn(late)
     });
+    // Stopped first, so that it cannot fork; killed once all are stopped.
+    assert_eq!(sends(&acts), [(300, sig::STOP)]);
+    let acts = s.step(Turn {
+        tree: Some(tree(&[(300, ME)])),
+        ..turn(late)
+    });
     assert_eq!(sends(&acts), [(300, sig::KILL)]);
     let acts = s.step(Turn {
         reaped: vec![(300, Exit::Signal(sig::KILL))],
