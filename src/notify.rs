@@ -27,6 +27,13 @@ pub struct Notifier {
     stalled: bool,
 }
 
+impl Notifier {
+    /// Whether `STATUS=` lines go anywhere (a notify socket).
+    pub fn has_socket(&self) -> bool {
+        self.socket.is_some()
+    }
+}
+
 /// The address `NOTIFY_SOCKET` names: `@x` is the abstract name `x`.
 pub fn address(value: &OsStr) -> io::Result<SocketAddr> {
     let bytes = value.as_encoded_bytes();

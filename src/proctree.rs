@@ -79,7 +79,10 @@ fn stat_threads(pid: i32) -> std::io::Result<Option<(Proc, u64)>> {
         pid: st.pid,
         ppid: st.ppid,
         starttime: st.starttime,
-        zombie: is_dead(st.pid, st.state),
+        // A dead process's other threads are all released: its count
+        // is 1. A first thread that exited while others run keeps the
+        // count above 1, and only then is `task/` listed.
+        zombie: matches!(st.state, 'Z' | 'X') && (st.num_threads <= 1 || is_dead(st.pid, st.state)),
         comm: st.comm,
         nspid: None,
     };

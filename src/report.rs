@@ -54,6 +54,12 @@ impl Reporter {
         }
     }
 
+    /// Whether anyone reads the tree's state (a status file, `STATUS=`):
+    /// then a turn that skipped its scan is followed by one.
+    pub fn wants_tree(&self) -> bool {
+        self.file.is_some() || self.notifier.has_socket()
+    }
+
     pub fn update(&mut self, facts: &Facts<'_>, became_ready: bool) {
         let line = summary(facts);
         if became_ready {

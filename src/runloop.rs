@@ -133,6 +133,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         lock,
         last_scan: None,
         scan_due: None,
+        reap_more: false,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -159,6 +160,8 @@ struct Loop<'a> {
     /// stopping is due (`SCAN_EVERY`).
     last_scan: Option<Instant>,
     scan_due: Option<Instant>,
+    /// The last turn's reaping stopped at its batch size.
+    reap_more: bool,
 }
 
 /// While stopping, at most one scan this often for turns that only reaped.
@@ -214,7 +217,14 @@ impl Loop<'_> {
                 fds.push(PollFd::new(fd, PollFlags::POLLPRI));
                 fds.len() - 1
             });
-            let timeout = deadline.map_or(PollTimeout::NONE, |d| {
+            // Children left to reap: look at the other descriptors, then
+            // reap on (no SIGCHLD may come for them).
+            let wake_at = if self.reap_more {
+                Some(Instant::now())
+            } else {
+                deadline
+            };
+            let timeout = wake_at.map_or(PollTimeout::NONE, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so that the deadline has passed when poll returns.
                 let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128);
@@ -270,7 +280,8 @@ impl Loop<'_> {
                 received = sigs;
                 if only_signals && self.forward_at_once(&received) {
                     received.clear();
-                    rescan = false;
+                    // Sent; the status report still wants a fresh look.
+                    rescan = self.reporter.wants_tree();
                     continue;
                 }
                 received.retain(|s| *s != sig::CHLD);
@@ -289,6 +300,10 @@ impl Loop<'_> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 rescan = true;
                 only_chld = false;
+            } else if self.reap_more && !rescan {
+                // As if a SIGCHLD came: the turn may skip its scan.
+                rescan = true;
+                only_chld = true;
             }
         }
     }
@@ -323,6 +338,7 @@ impl Loop<'_> {
         quick: bool,
     ) -> Result<Option<Outcome>> {
         let mut reaped = reaper::drain()?;
+        self.reap_more = reaped.more;
         if quick && self.contained.is_none() && !reaped.no_children {
             let now = Instant::now();
             let recent = self.last_scan.is_some_and(|t| now < t + SCAN_EVERY);

@@ -63,11 +63,14 @@ impl Stop {
     /// then after the timeout SIGSTOP to each live process not yet sent
     /// one, and once a turn finds none, SIGKILL to all of them, on every
     /// turn. The flag says the kill started on this turn.
+    /// `fresh` says `live` comes from a scan made in this turn: only such
+    /// a look may conclude that every process is stopped.
     pub fn advance(
         &mut self,
         now: Instant,
         main_alive: bool,
         live: &[Ident],
+        fresh: bool,
     ) -> (Sig, Vec<Ident>, bool) {
         let escalated = !self.killing && now >= self.kill_at;
         if escalated {
@@ -83,6 +86,10 @@ impl Stop {
                 self.frozen.extend(unfrozen.iter().copied());
                 self.recheck = now + FREEZE_RESCAN;
                 return (sig::STOP, unfrozen, escalated);
+            }
+            if !fresh {
+                // Newcomers may hide from the last scan: the next one tells.
+                return (sig::KILL, Vec::new(), escalated);
             }
             self.recheck = now + RESCAN;
             return (sig::KILL, live.to_vec(), escalated);
@@ -116,30 +123,37 @@ mod tests {
         let t0 = Instant::now();
         let mut stop = Stop::new(sig::TERM, false, t0 + Duration::from_secs(1));
         stop.mark(id(10));
-        assert_eq!(stop.advance(t0, true, &[id(10), id(11)]).1, []);
+        assert_eq!(stop.advance(t0, true, &[id(10), id(11)], true).1, []);
         assert_eq!(
-            stop.advance(t0, false, &[id(11), id(12)]).1,
+            stop.advance(t0, false, &[id(11), id(12)], true).1,
             [id(11), id(12)]
         );
-        assert_eq!(stop.advance(t0, false, &[id(11), id(13)]).1, [id(13)]);
+        assert_eq!(stop.advance(t0, false, &[id(11), id(13)], true).1, [id(13)]);
         let late = t0 + Duration::from_secs(1);
         // Stopped first, then killed once a look finds nobody new.
         assert_eq!(
-            stop.advance(late, false, &[id(11)]),
+            stop.advance(late, false, &[id(11)], true),
             (sig::STOP, vec![id(11)], true)
         );
         assert_eq!(stop.next_deadline(), late + FREEZE_RESCAN);
         assert_eq!(
-            stop.advance(late, false, &[id(11), id(14)]),
+            stop.advance(late, false, &[id(11), id(14)], true),
             (sig::STOP, vec![id(14)], false)
         );
         assert_eq!(
-            stop.advance(late, false, &[id(11), id(14)]),
+            stop.advance(late, false, &[id(11), id(14)], true),
             (sig::KILL, vec![id(11), id(14)], false)
         );
         assert_eq!(
-            stop.advance(late, false, &[id(11)]),
+            stop.advance(late, false, &[id(11)], true),
             (sig::KILL, vec![id(11)], false)
+        );
+        assert_eq!(stop.next_deadline(), late + RESCAN);
+        // A turn without a scan cannot tell that nobody new came: it
+        // neither kills nor moves the next look.
+        assert_eq!(
+            stop.advance(late + RESCAN / 2, false, &[id(11)], false),
+            (sig::KILL, vec![], false)
         );
         assert_eq!(stop.next_deadline(), late + RESCAN);
     }
@@ -148,6 +162,6 @@ mod tests {
     fn kill_mode_all_reaches_newcomers_while_main_lives() {
         let t0 = Instant::now();
         let mut stop = Stop::new(sig::TERM, true, t0 + Duration::from_secs(1));
-        assert_eq!(stop.advance(t0, true, &[id(5)]).1, [id(5)]);
+        assert_eq!(stop.advance(t0, true, &[id(5)], true).1, [id(5)]);
     }
 }

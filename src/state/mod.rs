@@ -225,7 +225,8 @@ impl State {
     /// without a fresh scan (SPEC §1.1.3: reaping an orphan that is not
     /// the main process needs none). `None`: scan. `Some(false)`: skip
     /// (running; neither the main process nor the launcher among them).
-    /// `Some(true)`: stopping; skip if the last scan is recent enough.
+    /// `Some(true)`: starting or stopping; skip if the last scan is recent
+    /// enough (the pidfile's own events still get their scan at once).
     pub fn may_skip_scan(&self, reaped: &[(i32, Exit)]) -> Option<bool> {
         let key = |pid: i32| {
             self.main.is_some_and(|m| m.pid == pid)
@@ -235,8 +236,9 @@ impl State {
             Phase::Running if self.next_deadline().is_none() => {
                 (!reaped.iter().any(|r| key(r.0))).then_some(false)
             }
+            Phase::Starting { .. } => (!reaped.iter().any(|r| key(r.0))).then_some(true),
             Phase::Stopping(_) => Some(true),
-            _ => None,
+            Phase::Running | Phase::Draining => None,
         }
     }
 
@@ -277,7 +279,7 @@ impl State {
         for sig in turn.signals {
             self.on_signal(sig, turn.now);
         }
-        self.progress(turn.now);
+        self.progress(turn.now, scanned);
         if turn.no_children {
             self.finish();
         }

@@ -128,7 +128,7 @@ impl State {
     }
 
     /// Deadlines and the rest of the stop sequence.
-    pub(super) fn progress(&mut self, now: Instant) {
+    pub(super) fn progress(&mut self, now: Instant, scanned: bool) {
         if let Phase::Starting { deadline } = self.phase {
             if now >= deadline {
                 self.log(
@@ -155,7 +155,7 @@ impl State {
         let Phase::Stopping(stop) = &mut self.phase else {
             return;
         };
-        let (sig, targets, escalated) = stop.advance(now, main_alive, &live);
+        let (sig, targets, escalated) = stop.advance(now, main_alive, &live, scanned);
         if escalated {
             let pids: Vec<String> = targets.iter().map(|t| t.pid.to_string()).collect();
             self.log(

@@ -49,11 +49,11 @@ pub fn stop_leftovers(cg: &Cgroup, cfg: &RunConfig) -> Result<()> {
                 }
             })
             .collect();
-        let (sig, who, escalated) = stop.advance(now, false, &members);
+        let (sig, who, escalated) = stop.advance(now, false, &members, true);
+        if escalated {
+            crate::warn!("leftovers in cgroup {shown} outlived --stop-timeout: SIGKILL");
+        }
         if sig == sig::KILL {
-            if escalated {
-                crate::warn!("leftovers in cgroup {shown} outlived --stop-timeout: SIGKILL");
-            }
             cg.kill_all(None)
                 .context(&format!("kill the leftovers in cgroup {shown}"))?;
         }

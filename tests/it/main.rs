@@ -6,6 +6,7 @@
 mod support;
 
 mod cgroup;
+mod churn;
 mod contain;
 mod examples;
 mod faults;

@@ -1,9 +1,11 @@
-//! td-runaway: `td-runaway [--workers N] [--chains N] [--lifetime SECS]`,
+//! td-runaway: `td-runaway [--workers N] [--chains N] [--lifetime SECS]
+//! [--pidfile PATH]`,
 //! a daemon no PID-by-PID stop keeps up with. The launcher forks the main
 //! process and exits 0 once everything runs; the main process (default
 //! TERM) starts N workers that ignore TERM and sleep (default 200) and N
 //! chains (default 20) whose every link ignores TERM, sleeps 1 ms, forks
-//! the next link and exits. Reports `ready role=main` when all are started.
+//! the next link and exits. Reports `ready role=main` when all are started,
+//! after writing its PID to `--pidfile` (renamed into place) if given.
 //!
 //! Bounds, so that a failed test cannot fork-bomb the machine: every
 //! process ends itself after `--lifetime` (default 30 s: workers and main
@@ -21,6 +23,7 @@ struct Opts {
     workers: u32,
     chains: u32,
     lifetime: u32,
+    pidfile: Option<String>,
 }
 
 fn parse() -> Opts {
@@ -28,6 +31,7 @@ fn parse() -> Opts {
         workers: 200,
         chains: 20,
         lifetime: 30,
+        pidfile: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -41,8 +45,12 @@ fn parse() -> Opts {
             "--workers" => o.workers = value(1000),
             "--chains" => o.chains = value(100),
             "--lifetime" => o.lifetime = value(120).max(1),
+            "--pidfile" => match pair.get(1) {
+                Some(p) => o.pidfile = Some(p.clone()),
+                None => sys::die("--pidfile: expected a path"),
+            },
             other => sys::die(&format!(
-                "unknown flag {other}: usage td-runaway [--workers N] [--chains N] [--lifetime SECS]"
+                "unknown flag {other}: usage td-runaway [--workers N] [--chains N] [--lifetime SECS] [--pidfile PATH]"
             )),
         }
     }
@@ -149,6 +157,14 @@ fn main() {
         }
     }
     ignore(libc::SIGTERM, false);
+    if let Some(path) = &o.pidfile {
+        let tmp = format!("{path}.tmp");
+        let written = std::fs::write(&tmp, format!("{}\n", std::process::id()))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            sys::die(&format!("{path}: {e}"));
+        }
+    }
     report::ready(Role::Main);
     sys::write_all(w, b"ok");
     sys::close(w);
