@@ -124,6 +124,7 @@ fn a_runaway_chain_daemon_is_gone_within_1_3s_of_term_ten_runs_in_a_row() {
         return;
     }
     let runaway = td("td-runaway").display().to_string();
+    let _turn = fork_heavy();
     for run in 0..10 {
         let dir = TestDir::new("runaway");
         let value = format!("{}", dir.path.display());

@@ -12,6 +12,7 @@ use crate::support::*;
 #[test]
 fn a_re_forking_daemon_is_stopped_without_a_cgroup_and_nothing_is_left() {
     let runaway = td("td-runaway").display().to_string();
+    let _turn = fork_heavy();
     let dir = TestDir::new("churn");
     let tag_value = dir.path.display().to_string();
     let tag = format!("CATCHD_IT_CHURN={tag_value}");

@@ -83,6 +83,15 @@ thread_local! {
     static CGROUP: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
 }
 
+/// Held by the tests whose daemon forks thousands of processes a second
+/// (`td-runaway`): two at once on a 2-core machine make zombies faster
+/// than their catchds get the CPU to reap them, and the machine runs out
+/// of PIDs for every other test. They take turns.
+pub fn fork_heavy() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Run a test body with `--cgroup off`, or (if this machine allows it)
 /// `--cgroup on` (issue 14: the run-mode tests in both tracking modes).
 pub fn with_cgroup(mode: &'static str, body: fn()) {
