@@ -5,6 +5,7 @@
 
 mod support;
 
+mod cli;
 mod contain;
 mod examples;
 mod faults;
