@@ -305,6 +305,47 @@ fn invalid_contents() {
     assert!(row(&rows, &files[0])["pid"].is_null());
 }
 
+/// A file with three findings: each on a line of its own under the
+/// file's row, none past 120 columns.
+#[test]
+fn table_shows_three_findings_within_120_columns() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to chown");
+        return;
+    }
+    let dir = Dir::new("three-findings");
+    let p = Proc::sleeper();
+    let sub = dir.0.join("shared");
+    fs::create_dir(&sub).unwrap();
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o777)).unwrap();
+    let file = sub.join("three.pid");
+    fs::write(&file, format!("{}\n", p.pid())).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o666)).unwrap();
+    std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+    let (_, rows) = audit(&[], &[&file]);
+    let findings = rows[0]["detail"].as_str().unwrap().split("; ").count();
+    assert!(findings >= 3, "{rows:#?}");
+    let run = catchd([&file]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines.iter().all(|l| l.chars().count() <= 120),
+        "{}",
+        run.stdout
+    );
+    let rows_shown = lines.iter().filter(|l| !l.starts_with(' ')).count();
+    assert_eq!(rows_shown, 2, "header and one row: {}", run.stdout);
+    let detail = lines[0].find("DETAIL").unwrap();
+    let starts = lines[1..]
+        .iter()
+        .filter(|l| {
+            let at = |i: usize| l.chars().nth(i);
+            at(detail).is_some_and(|c| c != ' ') && at(detail - 1) == Some(' ')
+        })
+        .count();
+    assert_eq!(starts, findings, "one line per finding: {}", run.stdout);
+}
+
 #[test]
 fn table_has_a_header_and_one_aligned_line_per_file() {
     let dir = Dir::new("table");
@@ -313,7 +354,9 @@ fn table_has_a_header_and_one_aligned_line_per_file() {
     let stale = dir.pidfile("a-longer-name-stale.pid", dead_pid());
     let run = catchd([&ok, &stale]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let lines: Vec<&str> = run.stdout.lines().collect();
+    // One row per file; a finding too long for the width wraps onto lines
+    // that start blank.
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(lines.len(), 3, "{}", run.stdout);
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(header, ["PIDFILE", "PID", "VERDICT", "DETAIL"]);
@@ -330,6 +373,11 @@ fn table_has_a_header_and_one_aligned_line_per_file() {
     assert_eq!(at(lines[0], "VERDICT"), at(stale_line, "stale"));
     assert_eq!(at(lines[0], "VERDICT"), at(ok_line, "ok"));
     assert_eq!(at(lines[0], "DETAIL"), at(ok_line, "pid"));
+    assert!(
+        run.stdout.lines().all(|l| l.chars().count() <= 120),
+        "{}",
+        run.stdout
+    );
     // PIDs are right-aligned under the header's end.
     let pid = p.pid().to_string();
     assert_eq!(
