@@ -100,7 +100,7 @@ pub fn table(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
     };
     let (w0, w1, w2) = (width(0), width(1), width(2));
     let column = w0 + w1 + w2 + 6;
-    let beside = column + 40 <= WIDTH;
+    let beside = column + 50 <= WIDTH;
     for ([path, pid, verdict], details) in &cells {
         let head = format!("{path:<w0$}  {pid:>w1$}  {verdict:<w2$}");
         let indent = if beside { column } else { 4 };
@@ -113,6 +113,11 @@ pub fn table(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
         }
         match (beside, lines.first_mut()) {
             (true, Some(first)) => {
+                writeln!(out, "{head}  {}", first.trim_start())?;
+                lines.remove(0);
+            }
+            // The header names the DETAIL column in either layout.
+            (false, Some(first)) if path == "PIDFILE" => {
                 writeln!(out, "{head}  {}", first.trim_start())?;
                 lines.remove(0);
             }
@@ -245,12 +250,12 @@ mod tests {
         table(&[r], &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "    DETAIL", "{text}");
+        assert!(lines[0].ends_with("VERDICT  DETAIL"), "{text}");
         assert!(
-            lines[2].starts_with("/run/ddd") && lines[2].ends_with("stale"),
+            lines[1].starts_with("/run/ddd") && lines[1].ends_with("stale"),
             "{text}"
         );
-        assert_eq!(lines[3], "    pid 5 is not running: remove it");
+        assert_eq!(lines[2], "    pid 5 is not running: remove it");
     }
 
     #[test]
