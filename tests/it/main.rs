@@ -10,6 +10,7 @@ mod contain;
 mod examples;
 mod faults;
 mod notify;
+mod readme;
 mod real;
 mod run_basic;
 mod run_pidfile;

@@ -11,6 +11,7 @@
 //! at the end if it is still there, even when the test fails.
 
 mod backend;
+mod container;
 mod memcached;
 mod nginx;
 mod redis;
