@@ -11,9 +11,9 @@ use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{ArgAction, ArgMatches, Parser, ValueEnum, ValueHint};
 
 const AFTER_HELP: &str = "\
-Durations: a number with a unit ms, s, m or h, or a sum of them: 300ms, 10s, 1m30s,
-  1.5s, 2h; a bare number is seconds. --stop-timeout 0 means SIGKILL at once;
-  --start-timeout must be above 0.
+Durations: a number with a unit ms, s, m or h, or a sum of them: 300ms, 10s,
+  1m30s, 1.5s, 2h; a bare number is seconds. --stop-timeout 0: SIGKILL right
+  after the stop signal; --start-timeout must be above 0.
 Signals: a name with or without SIG, in any case (TERM, SIGTERM, term), a number
   (15), or RTMIN+N / RTMAX-N.
 

@@ -1,5 +1,5 @@
-//! catchd: hold a self-daemonizing program in the foreground (SPEC §1), or
-//! judge PID files (SPEC §2).
+//! catchd: hold a self-daemonizing program in the foreground (run mode), or
+//! judge PID files (audit mode).
 //!
 //! Owns: parsing, picking the mode, and turning an `Error` or an outcome into
 //! the process's end. This is the only place where catchd exits.

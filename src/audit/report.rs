@@ -1,5 +1,5 @@
 //! Audit output: the aligned table (PIDFILE, PID, VERDICT, DETAIL) or, with
-//! `--json`, one JSON array (SPEC §2).
+//! `--json`, one JSON array (the README's audit mode).
 //!
 //! Owns: the `Row` shown per file, its rendering, and the timestamp format
 //! (RFC 3339, UTC, whole seconds). Must not judge: rows arrive complete.

@@ -1,5 +1,5 @@
 //! catchd's integration tests: the built binary against real process trees
-//! made of the fake legacy daemons in `test-daemons/` (ARCHITECTURE §3).
+//! made of the fake legacy daemons in `test-daemons/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 

@@ -20,7 +20,7 @@ const AFTER_OPTIONS: &str = r#".SS "Value formats"
 .I DURATION
 A number with a unit \fBms\fR, \fBs\fR, \fBm\fR or \fBh\fR, or a sum of them:
 \fB300ms\fR, \fB10s\fR, \fB1m30s\fR, \fB1.5s\fR, \fB2h\fR. A bare number is seconds.
-\fB\-\-stop\-timeout 0\fR sends SIGKILL at once; \fB\-\-start\-timeout\fR must be above 0.
+\fB\-\-stop\-timeout 0\fR sends SIGKILL right after the stop signal; \fB\-\-start\-timeout\fR must be above 0.
 .TP
 .I SIG
 A signal name with or without \fBSIG\fR, in any case (\fBTERM\fR, \fBSIGTERM\fR,
