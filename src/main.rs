@@ -96,7 +96,8 @@ fn usage_error(e: clap::Error, mode: Mode) -> ExitCode {
         Some(ContextValue::Strings(v)) => v.clone(),
         _ => Vec::new(),
     };
-    let suggested = values(ContextKind::SuggestedArg);
+    let mut suggested = values(ContextKind::SuggestedArg);
+    suggested.extend(values(ContextKind::SuggestedValue));
     if !suggested.is_empty() {
         line.push_str(&format!("; did you mean {}?", suggested.join(" or ")));
     }

@@ -35,6 +35,8 @@ fn misspelt_option_gets_a_suggestion() {
     );
     let err = refused(&["--pidfile-check", "--jsn"], 2);
     assert!(err.contains("did you mean --json?"), "{err}");
+    let err = refused(&["--kill-mode", "al", "--", "true"], 125);
+    assert!(err.contains("did you mean all?"), "{err}");
 }
 
 #[test]
