@@ -206,3 +206,42 @@ fn audit_commands_run_as_written() {
     assert_eq!(rows[0]["name"], "memcached");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// Every relative link in the README and docs/ names a file or directory
+/// of the repository, and none of them points at a document the project
+/// does not ship.
+#[test]
+fn links_resolve_and_cite_only_shipped_documents() {
+    let mut pages = vec![root().join("README.md")];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let target = text[i + 2..].split(')').next().unwrap();
+            if target.contains("://") || target.starts_with('#') {
+                continue;
+            }
+            let path = page
+                .parent()
+                .unwrap()
+                .join(target.split('#').next().unwrap());
+            assert!(path.exists(), "{}: broken link {target}", page.display());
+        }
+        let issue = text
+            .match_indices("issue ")
+            .any(|(i, w)| text[i + w.len()..].starts_with(|c: char| c.is_ascii_digit()));
+        assert!(!issue, "{} cites an issue number", page.display());
+        for unshipped in ["SPEC", "ARCHITECTURE", "/work/"] {
+            assert!(
+                !text.contains(unshipped),
+                "{} mentions {unshipped}",
+                page.display()
+            );
+        }
+    }
+}
