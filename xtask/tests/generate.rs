@@ -155,6 +155,28 @@ fn bash_completion_offers_values_not_files() {
     assert!(!signals.iter().any(|s| s == "STOPFILE"), "{signals:?}");
     let mapped = bash_offers(&bash, &here, &["catchd", "--signal-map", "QU"]);
     assert_eq!(mapped, ["QUIT"]);
+    // Every option with enumerated values (--kill-mode, --cgroup, and the
+    // signal options) offers all of them.
+    {
+        use clap::CommandFactory;
+        for arg in cli::Cli::command().get_arguments() {
+            let (Some(long), values) = (arg.get_long(), arg.get_possible_values()) else {
+                continue;
+            };
+            if values.is_empty() || !arg.get_action().takes_values() {
+                continue;
+            }
+            let opt = format!("--{long}");
+            let offered = bash_offers(&bash, &here, &["catchd", &opt, ""]);
+            for v in values {
+                assert!(
+                    offered.iter().any(|o| o == v.get_name()),
+                    "{opt} {}: {offered:?}",
+                    v.get_name()
+                );
+            }
+        }
+    }
     let modes = bash_offers(&bash, &here, &["catchd", "--kill-mode", ""]);
     assert!(
         modes.contains(&"main".into()) && modes.contains(&"all".into()),
