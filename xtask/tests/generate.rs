@@ -204,6 +204,27 @@ fn bash_completion_offers_values_not_files() {
     let _ = std::fs::remove_dir_all(here);
 }
 
+/// Only options that take a path complete file names: every other option
+/// with a value has enumerated values or a hint that says "not a file".
+#[test]
+fn only_path_options_complete_file_names() {
+    use clap::{CommandFactory, ValueHint};
+    for arg in cli::Cli::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if !arg.get_action().takes_values() || !arg.get_possible_values().is_empty() {
+            continue;
+        }
+        let is_path = arg
+            .get_value_names()
+            .is_some_and(|n| n.iter().any(|n| n.as_str() == "PATH"));
+        let hint = arg.get_value_hint();
+        assert!(
+            is_path || !matches!(hint, ValueHint::Unknown | ValueHint::AnyPath),
+            "--{long} would complete file names: give it `value_hint = ValueHint::Other` in src/cli.rs"
+        );
+    }
+}
+
 #[test]
 fn bash_completion_lists_every_option() {
     let dir = generate("completions", "options");
