@@ -96,6 +96,15 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_hint = ValueHint::Other)]
     pub ready_fd: Option<String>,
 
+    /// Ready only once the tree holds a listening socket (on ADDR) (repeatable)
+    #[arg(
+        long,
+        value_name = "listening[=ADDR]",
+        action = ArgAction::Append,
+        value_hint = ValueHint::Other
+    )]
+    pub ready_when: Vec<String>,
+
     /// Keep a JSON status document at PATH
     #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub status_file: Option<PathBuf>,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, KillMode};
 use crate::error::{Error, Result};
+use crate::listen::Want;
 use crate::log::Level;
 use crate::sig::Sig;
 
@@ -26,6 +27,8 @@ pub struct RunConfig {
     pub wait_all: bool,
     pub exit_128: bool,
     pub ready_fd: Option<i32>,
+    /// `--ready-when listening[=ADDR]`: every one must be met for ready.
+    pub ready_when: Vec<Want>,
     pub status_file: Option<PathBuf>,
     pub contain: bool,
 }
@@ -94,6 +97,11 @@ pub fn build(cli: Cli) -> Result<Config> {
         wait_all: cli.wait_all,
         exit_128: cli.exit_128,
         ready_fd: cli.ready_fd.as_deref().map(parse_ready_fd).transpose()?,
+        ready_when: cli
+            .ready_when
+            .iter()
+            .map(|t| Want::parse(t).map_err(|e| Error::usage(format!("--ready-when: {e}"))))
+            .collect::<Result<_>>()?,
         status_file: cli.status_file,
         contain: cli.contain,
     }))
@@ -349,6 +357,37 @@ mod tests {
         assert!(parse_signal_map("TERM").is_err());
         assert!(parse_signal_map("TERM:NOPE").is_err());
         assert!(parse_signal_map("KILL:TERM").is_err());
+    }
+
+    #[test]
+    fn ready_when_is_typed_or_one_line_naming_the_option() {
+        use clap::Parser;
+        let cli = |extra: &[&str]| {
+            let mut argv = vec!["catchd"];
+            argv.extend_from_slice(extra);
+            argv.extend(["--", "prog"]);
+            build(Cli::try_parse_from(argv).unwrap())
+        };
+        let Ok(Config::Run(cfg)) = cli(&[
+            "--ready-when",
+            "listening",
+            "--ready-when=listening=[::1]:80",
+        ]) else {
+            panic!("not a run config")
+        };
+        assert_eq!(
+            cfg.ready_when,
+            [Want::Any, Want::Addr("[::1]:80".parse().unwrap())]
+        );
+        let Err(e) = cli(&["--ready-when", "listening=x:80"]) else {
+            panic!("accepted x:80")
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("--ready-when: invalid address \"x:80\""),
+            "{msg}"
+        );
+        assert_eq!(e.exit_code(crate::error::Mode::Run), 125);
     }
 
     #[test]

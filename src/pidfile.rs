@@ -120,8 +120,9 @@ fn show(bytes: &[u8]) -> String {
 pub enum Found {
     /// The file is not there (yet, or any more).
     Missing,
-    /// The final component is a symlink; it is not followed.
-    Symlink,
+    /// The final component is a symlink; it is not followed. The PID its
+    /// target holds, if any, is read only to be named in the warning.
+    Symlink(Option<i32>),
     /// The content, at most `MAX_LEN + 1` bytes of it.
     Bytes(Vec<u8>),
 }
@@ -140,9 +141,25 @@ pub enum Snapshot {
 pub fn read(path: &Path) -> io::Result<Found> {
     Ok(match snapshot(path)? {
         Snapshot::Missing => Found::Missing,
-        Snapshot::Symlink => Found::Symlink,
+        Snapshot::Symlink => Found::Symlink(symlink_pid(path)),
         Snapshot::File { bytes, .. } => Found::Bytes(bytes),
     })
+}
+
+/// The PID a symlinked pidfile's target holds: named in the refusal,
+/// never acted on.
+fn symlink_pid(path: &Path) -> Option<i32> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    take_limited(file, &mut bytes).ok()?;
+    parse(&bytes).ok()
 }
 
 /// `read`, keeping the file's metadata.
@@ -183,20 +200,49 @@ fn take_limited(file: File, buf: &mut Vec<u8>) -> io::Result<()> {
 pub enum Named {
     NotRunning,
     KernelThread,
-    Process { comm: String, starttime: u64 },
+    /// A thread ID, not a process ID: thread `tid` of process `tgid`.
+    Thread {
+        tid: i32,
+        tgid: i32,
+    },
+    Process {
+        comm: String,
+        starttime: u64,
+    },
 }
 
 /// Look a PID up in /proc.
 pub fn named(pid: i32) -> Named {
+    if let Some(tgid) = thread_of(pid) {
+        return Named::Thread { tid: pid, tgid };
+    }
     match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
         Ok(stat) if is_kernel_thread(&stat) => Named::KernelThread,
-        Ok(stat) if stat.state == 'Z' || stat.state == 'X' => Named::NotRunning,
+        Ok(stat) if crate::proctree::is_dead(pid, stat.state) => Named::NotRunning,
         Ok(stat) => Named::Process {
             comm: stat.comm,
             starttime: stat.starttime,
         },
         Err(_) => Named::NotRunning,
     }
+}
+
+/// The process `pid` is a thread of, when `pid` is a thread ID other than
+/// a process's first thread (/proc/TID exists, hidden from listings).
+pub fn thread_of(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let tgid: i32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (tgid != pid && tgid > 0).then_some(tgid)
+}
+
+/// How run mode's refusal and audit mode's `invalid` name a thread ID.
+pub fn thread_refusal(tid: i32, tgid: i32) -> String {
+    format!("names thread {tid} of process {tgid}, not a process ID")
 }
 
 /// Kernel threads carry `PF_KTHREAD`; kthreadd is PID 2 and parents the rest.

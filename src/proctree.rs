@@ -64,9 +64,35 @@ pub fn stat(pid: i32) -> Option<Proc> {
         pid: stat.pid,
         ppid: stat.ppid,
         starttime: stat.starttime,
+        zombie: is_dead(stat.pid, stat.state),
         comm: stat.comm,
-        zombie: stat.state == 'Z' || stat.state == 'X',
         nspid: None,
+    })
+}
+
+/// Whether a process in `state` (its first thread's) has ended. A process
+/// whose first thread called `pthread_exit` shows `Z` while its other
+/// threads run: it is alive while any of its threads is (SPEC §1.3, §2).
+pub fn is_dead(pid: i32, state: char) -> bool {
+    (state == 'Z' || state == 'X') && !other_thread_alive(pid)
+}
+
+/// Whether a thread of `pid` other than its first one is still running.
+fn other_thread_alive(pid: i32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        let tid = task.file_name();
+        if tid.to_str() == Some(pid.to_string().as_str()) {
+            return false;
+        }
+        fs::read_to_string(task.path().join("stat")).is_ok_and(|text| {
+            // The state follows the last ')' (comm may hold anything).
+            text.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_some_and(|st| st != 'Z' && st != 'X')
+        })
     })
 }
 

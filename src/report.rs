@@ -20,10 +20,13 @@ pub struct Reporter {
 /// The one-line summary: state, main PID, tree size, pidfile verdict.
 pub fn summary(facts: &Facts<'_>) -> String {
     let n = facts.tree.live_count();
-    let pidfile = facts
+    let mut pidfile = facts
         .pidfile
         .map(|(_, check)| format!(", pidfile {}", status::pidfile_words(check).0))
         .unwrap_or_default();
+    if let Some(what) = facts.waiting_for {
+        pidfile = format!("{pidfile}, {what}");
+    }
     match (facts.state, facts.main) {
         ("stopping", _) => format!("stopping: {n} process(es) left"),
         (_, Some(m)) => {
@@ -105,6 +108,7 @@ mod tests {
             tree: &tree,
             last_exit: None,
             hold_inode: None,
+            waiting_for: None,
         };
         assert_eq!(
             summary(&facts),
@@ -115,5 +119,14 @@ mod tests {
         facts.state = "starting";
         facts.main = None;
         assert_eq!(summary(&facts), "starting: 1 process(es), pidfile ok");
+        facts.main = Some(Ident {
+            pid: 7,
+            starttime: 1,
+        });
+        facts.waiting_for = Some("waiting for a listening socket on port 80");
+        assert_eq!(
+            summary(&facts),
+            "main PID 7 (legacyd), 1 process(es), pidfile ok, waiting for a listening socket on port 80"
+        );
     }
 }

@@ -16,6 +16,7 @@ use crate::config::RunConfig;
 use crate::contain::Contained;
 use crate::error::{Context, Result};
 use crate::holdpipe::HoldPipe;
+use crate::lock::InstanceLock;
 use crate::proctree::{self, Tree};
 use crate::report::Reporter;
 use crate::sig::{self, Sig};
@@ -25,7 +26,7 @@ use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
 use crate::target::{Sent, Targets};
 use crate::watch::PidfileWatch;
-use crate::{contain, pidfile, preflight, reaper, spawn, verify};
+use crate::{contain, listen, pidfile, preflight, reaper, spawn, verify};
 
 pub fn run(cfg: RunConfig) -> Result<Outcome> {
     // Signals first, before anything can spawn or fail: no signal may be
@@ -35,8 +36,14 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
     }
+    // Held until catchd returns: one instance per pidfile (SPEC §1.1.7).
+    let lock = cfg
+        .pidfile
+        .as_deref()
+        .map(InstanceLock::acquire)
+        .transpose()?;
     if let Some(path) = &cfg.pidfile {
-        preflight::check_previous_instance(path, &cfg.program)?;
+        preflight::check_previous_instance(path, &cfg.program, &cfg.args)?;
     }
     let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
     let mut hold = HoldPipe::new()?;
@@ -84,13 +91,14 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         );
     }
     let settings = Settings {
-        pidfile: cfg.pidfile.is_some(),
+        pidfile: cfg.pidfile.clone(),
         start_timeout: cfg.start_timeout,
         stop_timeout: cfg.stop_timeout,
         stop_signal: cfg.stop_signal,
         signal_map: cfg.signal_map.clone(),
         kill_all: cfg.kill_mode == crate::cli::KillMode::All,
         wait_all: cfg.wait_all,
+        listening: !cfg.ready_when.is_empty(),
     };
     let launcher = Ident {
         pid: launcher,
@@ -110,6 +118,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         ),
         check: None,
         hold_inode: hold.inode(),
+        lock,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -132,6 +141,7 @@ struct Loop<'a> {
     /// The last pidfile verdict, for the status report.
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
+    lock: Option<InstanceLock>,
 }
 
 impl Loop<'_> {
@@ -148,7 +158,9 @@ impl Loop<'_> {
             // file) runs no turn: while SIGKILLing, every turn logs, and with
             // the log in the pidfile's directory each line woke the loop again.
             if rescan {
-                if let Some(outcome) = self.turn(std::mem::take(&mut received))? {
+                if let Some(outcome) =
+                    self.turn(std::mem::take(&mut received), watch.as_deref_mut())?
+                {
                     return Ok(outcome);
                 }
             }
@@ -160,6 +172,7 @@ impl Loop<'_> {
             let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
             let main_at = push(&mut fds, main_fd);
             let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
+            let lock_at = push(&mut fds, self.lock.as_ref().map(|l| l.fd()));
             let timeout = deadline.map_or(PollTimeout::NONE, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so that the deadline has passed when poll returns.
@@ -182,7 +195,12 @@ impl Loop<'_> {
                 ready(main_at),
                 ready(report_at),
             );
+            let lock_ready = ready(lock_at);
             drop(fds);
+            if lock_ready {
+                // A catchd that lost the instance lock asked who holds it.
+                self.lock.iter().for_each(InstanceLock::drain);
+            }
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
             rescan = sig_ready || hold_ready || main_ready || report_ready;
@@ -207,7 +225,11 @@ impl Loop<'_> {
 
     /// Gather the facts (every turn reaps, reads the init's reports, scans
     /// and judges the pidfile), let the state machine decide, act.
-    fn turn(&mut self, signals: Vec<Sig>) -> Result<Option<Outcome>> {
+    fn turn(
+        &mut self,
+        signals: Vec<Sig>,
+        mut watch: Option<&mut PidfileWatch>,
+    ) -> Result<Option<Outcome>> {
         let mut reaped = reaper::drain()?;
         if let Some(c) = &mut self.contained {
             // Read the init's reports after reaping: the init writes them
@@ -222,7 +244,7 @@ impl Loop<'_> {
             .cfg
             .pidfile
             .as_deref()
-            .map(|path| self.judge(path, &tree));
+            .map(|path| self.judge(path, &tree, watch.as_deref_mut()));
         // A process forked after the scan (a successor that wrote the
         // pidfile at once) is not in it: look again before refusing.
         if let (Some(verify::Check::Outside { pid, .. }), Some(path)) =
@@ -230,7 +252,7 @@ impl Loop<'_> {
         {
             if proctree::is_descendant(*pid, self.root) {
                 tree = self.scan();
-                pidfile = Some(self.judge(path, &tree));
+                pidfile = Some(self.judge(path, &tree, watch));
             }
         }
         self.targets.retain(&tree);
@@ -243,12 +265,22 @@ impl Loop<'_> {
             no_children: reaped.no_children,
             tree: Some(tree),
             pidfile,
+            listening: None,
         });
         let (mut ready, mut finish) = (false, None);
-        for action in actions {
+        let mut actions = std::collections::VecDeque::from(actions);
+        while let Some(action) = actions.pop_front() {
             match action {
                 Action::Send { to, sig } => self.send(to, sig),
+                Action::WarnIfIgnored { to, sig, kill_in } => {
+                    crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in)
+                }
                 Action::Ready => ready = true,
+                Action::Probe => {
+                    // The verdict goes straight back: ready may follow in this turn.
+                    let probed = listen::probe::check(&self.cfg.ready_when, self.state.tree());
+                    actions.extend(self.state.step(Turn::probed(Instant::now(), probed)));
+                }
                 Action::Log(level, msg) => crate::log::write(level, format_args!("{msg}")),
                 Action::Finish(outcome) => finish = Some(outcome),
             }
@@ -269,6 +301,7 @@ impl Loop<'_> {
             tree: self.state.tree(),
             last_exit: self.state.last_exit(),
             hold_inode: self.hold_inode,
+            waiting_for: self.state.waiting_for(),
         };
         self.reporter.update(&facts, ready);
     }
@@ -283,8 +316,18 @@ impl Loop<'_> {
         tree
     }
 
-    fn judge(&self, path: &std::path::Path, tree: &Tree) -> verify::Check {
-        let found = pidfile::read(path).map_err(|e| e.to_string());
+    /// Judge the pidfile once its writer is done with it (the watch
+    /// knows; without one, as it is).
+    fn judge(
+        &self,
+        path: &std::path::Path,
+        tree: &Tree,
+        watch: Option<&mut PidfileWatch>,
+    ) -> verify::Check {
+        let found = match watch {
+            Some(w) => w.read_settled(path),
+            None => pidfile::read(path).map_err(|e| e.to_string()),
+        };
         verify::judge(
             found,
             tree,

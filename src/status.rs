@@ -24,6 +24,8 @@ use crate::verify::Check;
 pub struct Document {
     pub catchd_pid: i32,
     pub state: &'static str,
+    /// While starting with `--ready-when`: what catchd still waits for.
+    pub waiting_for: Option<String>,
     pub main: Option<Main>,
     pub pidfile: Option<Pidfile>,
     pub processes: Vec<Process>,
@@ -82,6 +84,8 @@ pub struct Facts<'a> {
     pub last_exit: Option<(i32, Exit)>,
     /// The hold pipe's inode, to tell who still holds it.
     pub hold_inode: Option<u64>,
+    /// "waiting for a listening socket on ...", while that holds ready back.
+    pub waiting_for: Option<&'a str>,
 }
 
 pub fn document(facts: &Facts<'_>) -> Document {
@@ -100,6 +104,7 @@ pub fn document(facts: &Facts<'_>) -> Document {
     Document {
         catchd_pid: std::process::id() as i32,
         state: facts.state,
+        waiting_for: facts.waiting_for.map(String::from),
         main: facts.main.map(|m| Main {
             pid: m.pid,
             chosen_by: facts.chosen_by,

@@ -33,6 +33,20 @@ impl Check {
     }
 }
 
+/// A file is judged once its writer is done with it (SPEC §1.1.4): closed
+/// after writing, renamed into place, or the launcher has exited (`done`),
+/// or, for a writer that keeps it open, once its content is a whole line.
+/// Content seen mid-write ("4567" of "45678\n") counts as not written yet.
+pub fn settled(found: Result<Found, String>, done: bool) -> Result<Found, String> {
+    match found {
+        Ok(Found::Bytes(b)) if !done && !b.ends_with(b"\n") => {
+            crate::debug!("pidfile is being written; judged when its writer is done");
+            Ok(Found::Missing)
+        }
+        other => other,
+    }
+}
+
 /// `found` is what `pidfile::read` gave (or its error text), `me` is
 /// catchd's PID, `lookup` says what an outside PID names. With
 /// `--contain`, `contained` says the file holds namespace-local PIDs,
@@ -46,8 +60,9 @@ pub fn judge(
 ) -> Check {
     let bytes = match found {
         Ok(Found::Missing) => return Check::Missing,
-        Ok(Found::Symlink) => {
-            return Check::Refused("is a symlink; catchd does not follow it".into())
+        Ok(Found::Symlink(pid)) => {
+            let names = pid.map_or_else(String::new, |p| format!(" (its target names PID {p})"));
+            return Check::Refused(format!("is a symlink{names}; catchd does not follow it"));
         }
         // Created and not written yet: nginx opens its pidfile with
         // O_TRUNC, then writes, and the directory event comes in between.
@@ -83,6 +98,7 @@ pub fn judge(
     match lookup(pid) {
         Named::NotRunning => Check::Stale(format!("names PID {pid}, which is not running")),
         Named::KernelThread => Check::Refused(format!("names PID {pid}, a kernel thread")),
+        Named::Thread { tid, tgid } => Check::Refused(crate::pidfile::thread_refusal(tid, tgid)),
         Named::Process { comm, .. } => Check::Outside {
             pid,
             why: format!("names PID {pid} ({comm}), which is not a descendant of catchd"),
@@ -137,7 +153,13 @@ mod tests {
             Named::KernelThread
         })));
         assert!(refused(judge(bytes(b"junk"), &t, 10, false, outsider)));
-        assert!(refused(judge(Ok(Found::Symlink), &t, 10, false, outsider)));
+        assert!(refused(judge(
+            Ok(Found::Symlink(None)),
+            &t,
+            10,
+            false,
+            outsider
+        )));
         assert!(matches!(
             judge(bytes(b"61"), &t, 10, false, |_| Named::NotRunning),
             Check::Stale(_)
@@ -163,6 +185,41 @@ mod tests {
             judge(bytes(b"50\n"), &t, 10, true, outsider),
             Check::Stale(_)
         ));
+    }
+
+    #[test]
+    fn content_mid_write_is_not_judged_until_its_writer_is_done() {
+        let t = tree();
+        let mid = || verify_mid(settled(bytes(b"50"), false), &t);
+        assert_eq!(
+            mid(),
+            Check::Missing,
+            "a PID without its newline, file still open"
+        );
+        assert!(matches!(
+            judge(settled(bytes(b"50\n"), false), &t, 10, false, outsider),
+            Check::Valid { pid: 50, .. }
+        ));
+        assert!(matches!(
+            judge(settled(bytes(b"50"), true), &t, 10, false, outsider),
+            Check::Valid { pid: 50, .. }
+        ));
+    }
+
+    fn verify_mid(found: Result<Found, String>, t: &Tree) -> Check {
+        judge(found, t, 10, false, outsider)
+    }
+
+    #[test]
+    fn a_thread_id_is_refused_as_such() {
+        let c = judge(bytes(b"61"), &tree(), 10, false, |_| Named::Thread {
+            tid: 61,
+            tgid: 50,
+        });
+        assert_eq!(
+            c.refusal(),
+            Some("names thread 61 of process 50, not a process ID")
+        );
     }
 
     #[test]

@@ -1,22 +1,56 @@
 //! Notice pidfile changes without polling (SPEC §1.1.4): inotify on the
-//! pidfile's directory, so that a file created, renamed into place or
-//! rewritten after the launcher exited wakes the loop.
+//! pidfile's directory, or — while that directory does not exist (yet, or
+//! any more) — on its nearest existing ancestor, moved down as directories
+//! appear and up as they vanish. Also tells whether the pidfile's writer
+//! is done with it: changed and not yet closed means "being written".
 //!
-//! Owns: the inotify descriptor. Must not read or judge the pidfile: any
-//! event in the directory only asks the loop to look again.
+//! Owns: the inotify descriptor and its one watch, and reading the pidfile
+//! between two looks at the events (so that no write seen in the content
+//! goes unnoticed). Must not judge the pidfile (`verify` does): an event
+//! only asks the loop to look again.
 
+use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 use crate::error::{Context, Result};
+use crate::pidfile::Found;
 
 pub struct PidfileWatch {
     inotify: Inotify,
+    /// The pidfile's directory.
     dir: PathBuf,
-    name: std::ffi::OsString,
-    armed: bool,
+    name: OsString,
+    /// The directory watched now and its watch.
+    watched: Option<(PathBuf, WatchDescriptor)>,
+    /// The pidfile changed and was neither closed after writing nor
+    /// renamed into place since.
+    writing: bool,
+}
+
+/// On the pidfile's own directory.
+fn dir_mask() -> AddWatchFlags {
+    AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_MODIFY
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_DELETE
+        | AddWatchFlags::IN_ATTRIB
+        | AddWatchFlags::IN_DELETE_SELF
+        | AddWatchFlags::IN_MOVE_SELF
+        | AddWatchFlags::IN_ONLYDIR
+}
+
+/// On an ancestor: only what brings the pidfile's directory closer.
+fn ancestor_mask() -> AddWatchFlags {
+    AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_DELETE_SELF
+        | AddWatchFlags::IN_MOVE_SELF
+        | AddWatchFlags::IN_ONLYDIR
 }
 
 impl PidfileWatch {
@@ -32,61 +66,150 @@ impl PidfileWatch {
             inotify,
             dir,
             name,
-            armed: false,
+            watched: None,
+            writing: false,
         };
         watch.rearm();
-        if !watch.armed {
-            crate::warn!(
-                "cannot watch {} (does it exist?); the pidfile is read again on every other event",
-                watch.dir.display()
-            );
+        match &watch.watched {
+            None => crate::warn!(
+                "cannot watch {} or any directory above it; the pidfile {} is read again on every other event",
+                crate::escape::path(&watch.dir),
+                crate::escape::path(pidfile)
+            ),
+            Some((at, _)) if *at != watch.dir => crate::info!(
+                "{} does not exist yet: watching {} for it",
+                crate::escape::path(&watch.dir),
+                crate::escape::path(at)
+            ),
+            Some(_) => {}
         }
         Ok(watch)
     }
 
-    /// Add the watch if the directory exists now (it may be created by the
-    /// daemon after catchd started). True if it was added just now.
+    /// Watch the deepest existing directory on the way to the pidfile's.
+    /// True if the watch moved (the pidfile may be there now).
     pub fn rearm(&mut self) -> bool {
-        if self.armed {
-            return false;
+        let mut moved = false;
+        // Each pass goes at least one level down, or stops.
+        for _ in 0..64 {
+            let Some(target) = self.deepest_existing() else {
+                return moved;
+            };
+            if self.watched.as_ref().is_some_and(|(at, _)| *at == target) {
+                return moved;
+            }
+            let mask = if target == self.dir {
+                dir_mask()
+            } else {
+                ancestor_mask()
+            };
+            let Ok(wd) = self.inotify.add_watch(&target, mask) else {
+                // Removed in between: look again from the top.
+                continue;
+            };
+            if let Some((_, old)) = self.watched.take() {
+                if old != wd {
+                    let _ = self.inotify.rm_watch(old);
+                }
+            }
+            self.watched = Some((target, wd));
+            moved = true;
+            // A directory made between the look and the watch sent its
+            // event to nobody: the next pass looks again.
         }
-        let mask = AddWatchFlags::IN_CREATE
-            | AddWatchFlags::IN_CLOSE_WRITE
-            | AddWatchFlags::IN_MODIFY
-            | AddWatchFlags::IN_MOVED_TO
-            | AddWatchFlags::IN_MOVED_FROM
-            | AddWatchFlags::IN_DELETE
-            | AddWatchFlags::IN_ATTRIB
-            | AddWatchFlags::IN_DELETE_SELF
-            | AddWatchFlags::IN_MOVE_SELF;
-        self.armed = self.inotify.add_watch(&self.dir, mask).is_ok();
-        self.armed
+        moved
+    }
+
+    /// The pidfile's directory if it exists, else its nearest ancestor.
+    fn deepest_existing(&self) -> Option<PathBuf> {
+        self.dir
+            .ancestors()
+            .find(|d| d.is_dir() || d.as_os_str().is_empty())
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d.to_path_buf()
+                }
+            })
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.inotify.as_fd()
     }
 
-    /// Empty the event queue. True if an event concerns the pidfile (or
-    /// the directory itself, or events were lost): only then is a fresh
-    /// look worth it, so that other files in a busy /run cost no scan.
+    /// Read the pidfile once its writer is done with it (SPEC §1.1.4):
+    /// events are taken in after the read, and a read that raced a write
+    /// is made again (bounded); content still being written without its
+    /// newline counts as not written yet (`verify::settled`).
+    pub fn read_settled(&mut self, path: &Path) -> std::result::Result<Found, String> {
+        let mut found = crate::pidfile::read(path);
+        for _ in 0..8 {
+            if !self.drain() {
+                break;
+            }
+            found = crate::pidfile::read(path);
+        }
+        crate::verify::settled(found.map_err(|e| e.to_string()), !self.writing)
+    }
+
+    /// Empty the event queue and follow the directory. True if an event
+    /// concerns the pidfile, its directory or the watch's place (or events
+    /// were lost): only then is a fresh look worth it, so that other files
+    /// in a busy /run cost no scan.
     pub fn drain(&mut self) -> bool {
         let mut relevant = false;
+        let gone =
+            AddWatchFlags::IN_IGNORED | AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF;
         while let Ok(events) = self.inotify.read_events() {
             if events.is_empty() {
                 break;
             }
             for e in &events {
-                let gone = AddWatchFlags::IN_IGNORED
-                    | AddWatchFlags::IN_DELETE_SELF
-                    | AddWatchFlags::IN_MOVE_SELF;
-                if e.mask.intersects(gone) {
-                    self.armed = false;
+                if e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                    // What was lost is unknown: judge what is there.
+                    self.writing = false;
+                    self.watched = None;
+                    relevant = true;
+                    continue;
                 }
-                relevant |= e.mask.intersects(gone | AddWatchFlags::IN_Q_OVERFLOW)
-                    || e.name.as_deref() == Some(self.name.as_os_str());
+                let current = self.watched.as_ref().is_some_and(|(_, wd)| *wd == e.wd);
+                if !current {
+                    continue;
+                }
+                if e.mask.intersects(gone) {
+                    self.watched = None;
+                    self.writing = false;
+                    relevant = true;
+                    continue;
+                }
+                let at_dir = self.watched.as_ref().is_some_and(|(at, _)| *at == self.dir);
+                if !at_dir {
+                    // A directory appeared above the pidfile's: go down.
+                    relevant |= e.mask.intersects(AddWatchFlags::IN_ISDIR);
+                    continue;
+                }
+                if e.name.as_deref() != Some(self.name.as_os_str()) {
+                    continue;
+                }
+                relevant = true;
+                if e.mask
+                    .intersects(AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO)
+                {
+                    self.writing = false;
+                } else if e
+                    .mask
+                    .intersects(AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE)
+                {
+                    self.writing = true;
+                } else if e
+                    .mask
+                    .intersects(AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM)
+                {
+                    self.writing = false;
+                }
             }
         }
-        relevant
+        relevant | self.rearm()
     }
 }

@@ -27,8 +27,11 @@ pub fn discover(roots: &[&Path]) -> Vec<PathBuf> {
         walk.root = n;
         match fs::metadata(root) {
             Ok(meta) if meta.is_dir() => walk.dir(root, &meta, 1),
-            Ok(_) => crate::debug!("{} is not a directory; skipped", root.display()),
-            Err(e) => crate::debug!("unable to examine {}: {e}; skipped", root.display()),
+            Ok(_) => crate::debug!("{} is not a directory; skipped", crate::escape::path(root)),
+            Err(e) => crate::debug!(
+                "unable to examine {}: {e}; skipped",
+                crate::escape::path(root)
+            ),
         }
     }
     // A file reachable by several names (hard links) keeps the first name of
@@ -58,7 +61,10 @@ impl Walk {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) => {
-                crate::debug!("unable to read directory {}: {e}; skipped", dir.display());
+                crate::debug!(
+                    "unable to read directory {}: {e}; skipped",
+                    crate::escape::path(dir)
+                );
                 return;
             }
         };

@@ -37,7 +37,14 @@ pub struct DirFact {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcFact {
     NotRunning,
-    KernelThread { comm: String },
+    KernelThread {
+        comm: String,
+    },
+    /// A thread ID: thread `tid` of process `tgid`.
+    Thread {
+        tid: i32,
+        tgid: i32,
+    },
     Running(Running),
 }
 

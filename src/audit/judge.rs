@@ -58,6 +58,13 @@ pub fn judge(facts: &Facts, expect: &Expect) -> Judgement {
                 Verdict::Invalid,
                 format!("pid {pid} is the kernel thread {comm}, which no daemon writes; remove the file"),
             ),
+            Some(ProcFact::Thread { tid, tgid }) => j.add(
+                Verdict::Invalid,
+                format!(
+                    "pid {pid} {}: the daemon wrote a thread's ID; fix what writes the file",
+                    crate::pidfile::thread_refusal(*tid, *tgid)
+                ),
+            ),
             Some(ProcFact::Running(r)) => judge_process(&mut j, pid, *mtime, r, expect),
         },
         (FileFact::Regular { .. }, None) => {}
@@ -118,8 +125,8 @@ fn judge_process(j: &mut Judgement, pid: i32, mtime: f64, r: &Running, expect: &
                 Verdict::Reused,
                 format!(
                     "pid {pid} runs {}, not {} (--expect-exe): {advice}",
-                    exe.display(),
-                    want.given.display()
+                    crate::escape::path(exe),
+                    crate::escape::path(&want.given)
                 ),
             ),
             (Err(why), false) => {
@@ -161,7 +168,7 @@ fn judge_safety(j: &mut Judgement, facts: &Facts, proc_uid: Option<u32>) {
         FileFact::Symlink { uid, target } => {
             let to = target
                 .as_ref()
-                .map(|t| format!(" to {}", t.display()))
+                .map(|t| format!(" to {}", crate::escape::path(t)))
                 .unwrap_or_default();
             j.add(
                 Verdict::Unsafe,
@@ -190,7 +197,7 @@ fn judge_safety(j: &mut Judgement, facts: &Facts, proc_uid: Option<u32>) {
         }
     };
     for dir in &facts.dirs {
-        let path = dir.path.display();
+        let path = crate::escape::path(&dir.path);
         if dir.symlink {
             if dir.uid != 0 && dir.uid != file_uid {
                 j.add(

@@ -299,3 +299,18 @@ fn human_durations() {
     assert_eq!(human(3.0 * 86400.0), "3 d");
     assert_eq!(human(-5.0), "0 s");
 }
+
+#[test]
+fn a_thread_id_is_invalid_naming_thread_and_process() {
+    let mut f = good();
+    f.process = Some(ProcFact::Thread {
+        tid: 812,
+        tgid: 800,
+    });
+    let j = judge(&f, &Expect::default());
+    assert_eq!(j.verdicts, [Verdict::Invalid]);
+    assert!(
+        j.details[0].contains("names thread 812 of process 800"),
+        "{j:?}"
+    );
+}

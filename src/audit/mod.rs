@@ -38,7 +38,7 @@ pub fn run(cfg: AuditConfig) -> Result<u8> {
         }
         found
     };
-    let expect = probe::expectation(cfg.expect_exe.as_deref(), cfg.expect_name.as_deref());
+    let expect = probe::expectation(cfg.expect_exe.as_deref(), cfg.expect_name.as_deref())?;
     // A discovered file that vanished before it was read is a race, not a
     // finding; a file the operator named and that is not there is an error.
     let rows: Vec<Row> = files
@@ -72,7 +72,10 @@ fn check(path: PathBuf, expect: &Expect, named: bool) -> Option<Row> {
     let facts = match probe::probe(&path) {
         Ok(Probed::Facts(facts)) => facts,
         Ok(Probed::Missing) if !named => {
-            crate::debug!("{} vanished before it was read; skipped", path.display());
+            crate::debug!(
+                "{} vanished before it was read; skipped",
+                crate::escape::path(&path)
+            );
             return None;
         }
         Ok(Probed::Missing) => return Some(unreadable(path, "no such file".into())),
@@ -105,7 +108,7 @@ fn check(path: PathBuf, expect: &Expect, named: bool) -> Option<Row> {
 }
 
 fn unreadable(path: PathBuf, cause: String) -> Row {
-    let msg = format!("unable to read {}: {cause}", path.display());
+    let msg = format!("unable to read {}: {cause}", crate::escape::path(&path));
     Row {
         path,
         details: vec![msg.clone()],

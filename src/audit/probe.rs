@@ -107,11 +107,16 @@ fn directories(path: &Path) -> Vec<DirFact> {
 /// instead of mixing two processes; exe is read by path (a recycle in that
 /// instant would show the new process's executable).
 pub fn process(pid: i32) -> ProcFact {
+    if let Some(tgid) = pidfile::thread_of(pid) {
+        return ProcFact::Thread { tid: pid, tgid };
+    }
     let Ok(proc) = procfs::process::Process::new(pid) else {
         return ProcFact::NotRunning;
     };
     let stat = match proc.stat() {
-        Ok(stat) if stat.state == 'Z' || stat.state == 'X' => return ProcFact::NotRunning,
+        // A first thread that called pthread_exit shows Z: alive while
+        // any other thread runs.
+        Ok(stat) if crate::proctree::is_dead(pid, stat.state) => return ProcFact::NotRunning,
         Ok(stat) => stat,
         Err(_) => return ProcFact::NotRunning,
     };
@@ -140,13 +145,33 @@ pub fn process(pid: i32) -> ProcFact {
 }
 
 /// `--expect-exe PATH` resolved once: its canonical path and (dev, inode).
-pub fn expectation(exe: Option<&Path>, name: Option<&str>) -> Expect {
-    Expect {
-        exe: exe.map(|given| ExpectExe {
-            given: given.to_path_buf(),
-            resolved: std::fs::canonicalize(given).ok(),
-            id: std::fs::metadata(given).ok().map(|m| (m.dev(), m.ino())),
-        }),
+/// A PATH that names no executable file is the operator's typo, a usage
+/// error (2), never a verdict about the PID files.
+pub fn expectation(exe: Option<&Path>, name: Option<&str>) -> crate::error::Result<Expect> {
+    let exe = match exe {
+        None => None,
+        Some(given) => {
+            let meta = std::fs::metadata(given).map_err(|e| {
+                crate::error::Error::usage(format!(
+                    "--expect-exe {}: {e}; expected the path of an executable file",
+                    crate::escape::path(given)
+                ))
+            })?;
+            if !meta.is_file() || meta.mode() & 0o111 == 0 {
+                return Err(crate::error::Error::usage(format!(
+                    "--expect-exe {}: not an executable file; expected the path of the daemon's executable",
+                    crate::escape::path(given)
+                )));
+            }
+            Some(ExpectExe {
+                given: given.to_path_buf(),
+                resolved: std::fs::canonicalize(given).ok(),
+                id: Some((meta.dev(), meta.ino())),
+            })
+        }
+    };
+    Ok(Expect {
+        exe,
         name: name.map(str::to_string),
-    }
+    })
 }

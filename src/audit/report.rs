@@ -46,13 +46,13 @@ pub fn json(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
     let rows: Vec<JsonRow<'_>> = rows
         .iter()
         .map(|r| JsonRow {
-            path: r.path.to_string_lossy().into_owned(),
+            path: crate::escape::path(&r.path),
             pid: r.pid,
             verdicts: &r.verdicts,
             detail: r.details.join("; "),
             error: r.error.as_deref(),
             name: r.name.as_deref(),
-            exe: r.exe.as_ref().map(|p| p.to_string_lossy().into_owned()),
+            exe: r.exe.as_deref().map(crate::escape::path),
             uid: r.uid,
             start_time: r.start_time.map(clock::rfc3339),
             mtime: r.mtime.map(clock::rfc3339),
@@ -84,7 +84,7 @@ pub fn table(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
         }
         cells.push((
             [
-                printable(&r.path.to_string_lossy()),
+                crate::escape::path(&r.path),
                 r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
                 verdict.join(","),
             ],

@@ -220,14 +220,20 @@ impl Contained {
     }
 
     /// The exits reported since the last call, as host PIDs. An exit of a
-    /// process no scan ever saw cannot be translated and is dropped: it was
-    /// neither the launcher nor the main process.
+    /// process no scan ever saw cannot be translated: it comes as minus its
+    /// namespace PID.
     pub fn take_exits(&mut self) -> Vec<(i32, Exit)> {
         let mut out = Vec::new();
         for (ns, exit) in std::mem::take(&mut self.pending) {
             match self.hosts.remove(&ns) {
                 Some(host) => out.push((host, exit)),
-                None => crate::debug!("--contain: PID {ns} in the namespace ended ({exit})"),
+                // Never seen by a scan (it lived and died between two):
+                // its status still counts for a start that failed, under
+                // its namespace PID, negated as the launcher's would be.
+                None => {
+                    crate::debug!("--contain: PID {ns} in the namespace ended ({exit})");
+                    out.push((-ns, exit));
+                }
             }
         }
         out

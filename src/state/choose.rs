@@ -13,6 +13,7 @@ use crate::verify::Check;
 
 impl State {
     pub(super) fn on_reaped(&mut self, pid: i32, exit: Exit, now: Instant) {
+        self.record_exit(pid, exit);
         let is_launcher = pid == self.launcher.pid && self.launcher_exit.is_none();
         if is_launcher {
             self.launcher_exit = Some(exit);
@@ -45,11 +46,11 @@ impl State {
             self.result = Some(Outcome::Mirror(exit));
             self.begin_stop(self.own_stop_signal(), now);
         } else if self.tree.live_count() == 0 && self.main.is_none() {
+            // No main process was found: `finish` says what failed.
             self.log(
-                Level::Error,
+                Level::Info,
                 format!("launcher PID {pid} exited 0 and left no process to hold"),
             );
-            self.result = Some(Outcome::Mirror(exit));
         } else {
             self.log(Level::Info, format!("launcher PID {pid} exited 0"));
         }
@@ -90,7 +91,7 @@ impl State {
         }
         let left = self.tree.live_count();
         let daemonizing = exit == Some(Exit::Code(0)) && left > 0;
-        if daemonizing && self.cfg.pidfile {
+        if daemonizing && self.cfg.pidfile.is_some() {
             // A handover: the successor may write the pidfile only now.
             self.log(Level::Info, format!(
                 "{left} process(es) remain: waiting up to {:?} for the pidfile to name the next main process",
@@ -160,6 +161,12 @@ impl State {
     }
 
     pub(super) fn on_pidfile(&mut self, check: Check) {
+        let path = self
+            .cfg
+            .pidfile
+            .as_deref()
+            .map(crate::escape::path)
+            .unwrap_or_default();
         let remark = match (&self.phase, check) {
             (Phase::Starting { .. }, Check::Valid { pid, starttime }) => {
                 let main = Ident { pid, starttime };
@@ -172,13 +179,13 @@ impl State {
             }
             (Phase::Running, Check::Valid { pid, .. }) if self.main.is_some_and(|m| m.pid != pid) => (
                 Level::Info,
-                format!("pidfile now names PID {pid}; catchd follows it when the main process exits"),
+                format!("pidfile now names PID {pid} ({path}); catchd follows it when the main process exits"),
             ),
             (_, check) if check.refusal().is_some() => (Level::Warn, format!(
-                    "pidfile refused: it {}; it will not be signalled",
+                    "pidfile refused: {path} {}; it will not be signalled",
                     check.refusal().unwrap_or_default()
                 )),
-            (Phase::Starting { .. }, Check::Stale(why)) => (Level::Info, format!("pidfile {why}; waiting")),
+            (Phase::Starting { .. }, Check::Stale(why)) => (Level::Info, format!("pidfile {path} {why}; waiting")),
             _ => return,
         };
         if self.remark.as_deref() != Some(remark.1.as_str()) {
@@ -187,10 +194,12 @@ impl State {
         }
     }
 
-    pub(super) fn check_ready(&mut self) {
+    pub(super) fn check_ready(&mut self, now: Instant) {
         if !self.ready
             && matches!(self.phase, Phase::Running)
             && self.launcher_exit == Some(Exit::Code(0))
+            && self.main.is_some()
+            && self.gate_open(now)
         {
             if let Some(m) = self.main {
                 self.ready = true;

@@ -8,12 +8,19 @@
 //! verdict) and performs the `Action`s that come back.
 
 mod choose;
+mod finish;
+mod gate;
+#[cfg(test)]
+mod gate_tests;
 mod route;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_start;
 
 use std::time::{Duration, Instant};
 
+use crate::listen::Probed;
 use crate::log::Level;
 use crate::proctree::Tree;
 use crate::sig::Sig;
@@ -22,13 +29,16 @@ use crate::sys::Exit;
 use crate::verify::Check;
 
 pub struct Settings {
-    pub pidfile: bool,
+    /// `--pidfile`, named in the log lines about it.
+    pub pidfile: Option<std::path::PathBuf>,
     pub start_timeout: Duration,
     pub stop_timeout: Duration,
     pub stop_signal: Option<Sig>,
     pub signal_map: Vec<(Sig, Sig)>,
     pub kill_all: bool,
     pub wait_all: bool,
+    /// `--ready-when listening`: ready also waits for the listening check.
+    pub listening: bool,
 }
 
 /// A process as catchd knows it: PID plus start time.
@@ -60,6 +70,8 @@ pub struct Turn {
     pub tree: Option<Tree>,
     /// The pidfile's verdict against that scan, with `--pidfile`.
     pub pidfile: Option<Check>,
+    /// The verdict of the listening check an `Action::Probe` asked for.
+    pub listening: Option<Probed>,
 }
 
 /// How the main process was chosen (SPEC §1.1.4).
@@ -76,8 +88,21 @@ pub enum ChosenBy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Send { to: Ident, sig: Sig },
+    Send {
+        to: Ident,
+        sig: Sig,
+    },
+    /// The stop begins: warn if `to` ignores or blocks `sig`, naming when
+    /// SIGKILL follows (the loop reads /proc/PID/status).
+    WarnIfIgnored {
+        to: Ident,
+        sig: Sig,
+        kill_in: Duration,
+    },
     Ready,
+    /// Check for the listening sockets (`--ready-when`), and hand the
+    /// verdict back in a `Turn`.
+    Probe,
     Log(Level, String),
     Finish(Outcome),
 }
@@ -110,23 +135,35 @@ pub struct State {
     phase: Phase,
     queued: Vec<Sig>,
     ready: bool,
+    /// `--start-timeout` from the launch, for the listening gate.
+    start_deadline: Instant,
+    gate: Option<gate::Gate>,
     /// How catchd will end, once that is decided.
     result: Option<Outcome>,
     tree: Tree,
     /// The last pidfile remark logged, so that each is logged once.
     remark: Option<String>,
+    /// The last exit of any process of the tree that failed (non-zero
+    /// code or a signal), and the last exit of any process at all: what a
+    /// start that never found its main process ends with (SPEC §1.4).
+    failed: Option<(i32, Exit)>,
+    last_reaped: Option<(i32, Exit)>,
+    /// TERM or INT arrived before a main process was known.
+    stopped_early: bool,
     out: Vec<Action>,
 }
 
 impl State {
     pub fn new(cfg: Settings, me: i32, launcher: Ident, now: Instant) -> State {
-        let (main, phase) = if cfg.pidfile {
+        let (main, phase) = if cfg.pidfile.is_some() {
             let deadline = now + cfg.start_timeout;
             (None, Phase::Starting { deadline })
         } else {
             // A program that never forks is held as it is (`tini -s`).
             (Some(launcher), Phase::Running)
         };
+        let start_deadline = now + cfg.start_timeout;
+        let gate = cfg.listening.then(gate::Gate::default);
         State {
             cfg,
             me,
@@ -139,9 +176,14 @@ impl State {
             phase,
             queued: Vec::new(),
             ready: false,
+            start_deadline,
+            gate,
             result: None,
             tree: Tree::default(),
             remark: None,
+            failed: None,
+            last_reaped: None,
+            stopped_early: false,
             out: Vec::new(),
         }
     }
@@ -167,6 +209,7 @@ impl State {
     pub fn phase_name(&self) -> &'static str {
         match self.phase {
             Phase::Starting { .. } => "starting",
+            Phase::Running if self.gate_pending().is_some() => "starting",
             Phase::Running => "running",
             Phase::Draining | Phase::Stopping(_) => "stopping",
         }
@@ -177,6 +220,7 @@ impl State {
         match &self.phase {
             Phase::Starting { deadline } => Some(*deadline),
             Phase::Stopping(stop) => Some(stop.next_deadline()),
+            Phase::Running => self.gate_deadline(),
             _ => None,
         }
     }
@@ -195,18 +239,16 @@ impl State {
         if let Some(check) = turn.pidfile {
             self.on_pidfile(check);
         }
-        self.check_ready();
+        if let Some(verdict) = turn.listening {
+            self.on_probe(verdict);
+        }
+        self.check_ready(turn.now);
         for sig in turn.signals {
             self.on_signal(sig, turn.now);
         }
         self.progress(turn.now);
         if turn.no_children {
-            let outcome = self.result.unwrap_or(Outcome::Mirror(Exit::Code(0)));
-            self.log(
-                Level::Info,
-                format!("every process has exited; {}", describe(outcome)),
-            );
-            self.out.push(Action::Finish(outcome));
+            self.finish();
         }
         std::mem::take(&mut self.out)
     }
@@ -222,7 +264,7 @@ impl State {
     }
 }
 
-fn describe(outcome: Outcome) -> String {
+pub(super) fn describe(outcome: Outcome) -> String {
     match outcome {
         Outcome::Mirror(Exit::Code(n)) => format!("exiting with status {n}"),
         Outcome::Mirror(Exit::Signal(s)) => format!("ending by {s}, as the main process did"),

@@ -33,6 +33,9 @@ impl State {
         let sig = self.mapped(received);
         if received.is_stop() && !matches!(self.phase, Phase::Stopping(_)) {
             self.log(Level::Info, format!("received {received}: stopping"));
+            // Before a main process is known catchd ends as the process it
+            // waits on ends (SPEC §1.4).
+            self.stopped_early |= self.main.is_none() && self.chosen_by.is_none();
             self.begin_stop(self.cfg.stop_signal.unwrap_or(sig), now);
             return;
         }
@@ -77,6 +80,15 @@ impl State {
         if !first.is_empty() {
             self.log(Level::Info, format!("sending {sig} to {who}"));
         }
+        if let (Some(main), [to]) = (self.main, first.as_slice()) {
+            if main == *to {
+                self.out.push(Action::WarnIfIgnored {
+                    to: main,
+                    sig,
+                    kill_in: self.cfg.stop_timeout,
+                });
+            }
+        }
         for to in first {
             stop.mark(to);
             self.out.push(Action::Send { to, sig });
@@ -101,14 +113,22 @@ impl State {
                 self.log(
                     Level::Error,
                     format!(
-                        "no valid pidfile within {:?}: stopping",
+                        "no valid pidfile {} within {:?}: stopping",
+                        self.cfg
+                            .pidfile
+                            .as_deref()
+                            .map(crate::escape::path)
+                            .unwrap_or_default(),
                         self.cfg.start_timeout
                     ),
                 );
-                self.result.get_or_insert(Outcome::TimedOut);
+                // Also after a handover whose successor never wrote a
+                // valid pidfile: the old main's exit is not the truth.
+                self.result = Some(Outcome::TimedOut);
                 self.begin_stop(self.own_stop_signal(), now);
             }
         }
+        self.gate_timeout(now);
         let live = self.live();
         let main_alive = self.main.is_some();
         let Phase::Stopping(stop) = &mut self.phase else {

@@ -6,25 +6,26 @@ use super::*;
 use crate::proctree::Proc;
 use crate::sig;
 
-const ME: i32 = 10;
-const LAUNCHER: Ident = Ident {
+pub(super) const ME: i32 = 10;
+pub(super) const LAUNCHER: Ident = Ident {
     pid: 100,
     starttime: 100,
 };
 
-fn settings(pidfile: bool) -> Settings {
+pub(super) fn settings(pidfile: bool) -> Settings {
     Settings {
-        pidfile,
+        pidfile: pidfile.then(|| "/run/t.pid".into()),
         start_timeout: Duration::from_secs(5),
         stop_timeout: Duration::from_secs(1),
         stop_signal: None,
         signal_map: Vec::new(),
         kill_all: false,
         wait_all: false,
+        listening: false,
     }
 }
 
-fn id(pid: i32) -> Ident {
+pub(super) fn id(pid: i32) -> Ident {
     Ident {
         pid,
         starttime: pid as u64,
@@ -32,7 +33,7 @@ fn id(pid: i32) -> Ident {
 }
 
 /// A tree from (pid, ppid) pairs; start time = pid.
-fn tree(pairs: &[(i32, i32)]) -> Tree {
+pub(super) fn tree(pairs: &[(i32, i32)]) -> Tree {
     Tree {
         procs: pairs
             .iter()
@@ -48,7 +49,7 @@ fn tree(pairs: &[(i32, i32)]) -> Tree {
     }
 }
 
-fn turn(now: Instant) -> Turn {
+pub(super) fn turn(now: Instant) -> Turn {
     Turn {
         now,
         signals: Vec::new(),
@@ -56,10 +57,11 @@ fn turn(now: Instant) -> Turn {
         no_children: false,
         tree: None,
         pidfile: None,
+        listening: None,
     }
 }
 
-fn sends(actions: &[Action]) -> Vec<(i32, Sig)> {
+pub(super) fn sends(actions: &[Action]) -> Vec<(i32, Sig)> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -69,7 +71,7 @@ fn sends(actions: &[Action]) -> Vec<(i32, Sig)> {
         .collect()
 }
 
-fn finish(actions: &[Action]) -> Option<Outcome> {
+pub(super) fn finish(actions: &[Action]) -> Option<Outcome> {
     actions.iter().find_map(|a| match a {
         Action::Finish(o) => Some(*o),
         _ => None,

@@ -54,6 +54,13 @@ pub struct Config {
     /// `--orphans-on SIG`: make the `--orphans` round on each SIG (main
     /// only) instead of once at start.
     pub orphans_on: Option<i32>,
+    /// `--zombie-leader`: the main process's first thread exits (as with
+    /// `pthread_exit`) and a second thread runs the daemon on.
+    pub zombie_leader: bool,
+    /// `--pidfile-in-steps`: the main process writes a worker's PID into
+    /// its open pidfile, waits `--pidfile-delay`, then rewrites it with
+    /// its own PID and keeps the file open.
+    pub pidfile_in_steps: bool,
 }
 
 /// What the command line asks for.
@@ -72,6 +79,7 @@ usage: td-forker [--fork none|single|double] [--setsid] [--close-all-fds]
          [--ignore SIG]... [--exit-after DUR [--exit-code N | --die-by SIG]]
          [--fork-storm] [--handover-on SIG] [--launcher-sleep DUR]
          [--launcher-exit N] [--orphans N [--orphans-on SIG]]
+         [--zombie-leader] [--pidfile-in-steps]
          [--self-test] [--help]
 Reports events to the file named by $CATCHD_TD_REPORT (one line each).";
 
@@ -203,7 +211,14 @@ fn validate(raw: Raw) -> Result<Config, String> {
             ));
         }
     }
+    needs(
+        has("--pidfile-in-steps") && (workers == 0 || pidfile_when != PidfileWhen::Late),
+        "--pidfile-in-steps",
+        "--workers N with N > 0 and --pidfile-when late",
+    )?;
     Ok(Config {
+        zombie_leader: has("--zombie-leader"),
+        pidfile_in_steps: has("--pidfile-in-steps"),
         fork: raw.fork.unwrap_or(ForkMode::Double),
         setsid: has("--setsid"),
         close_all_fds: has("--close-all-fds"),

@@ -76,16 +76,27 @@ pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
         sys::read_to_eof(late_fd); // no sleeping: EOF is the launcher's exit
         sys::close(late_fd);
     }
-    if own_pidfile {
-        write_pidfile(cfg, std::process::id() as i32);
-    }
-    for _ in 0..cfg.workers {
-        spawn_worker(cfg); // reaped on SIGCHLD like any child
+    if own_pidfile && cfg.pidfile_in_steps {
+        let worker = spawn_worker(cfg);
+        for _ in 1..cfg.workers {
+            spawn_worker(cfg);
+        }
+        write_in_steps(cfg, worker);
+    } else {
+        if own_pidfile {
+            write_pidfile(cfg, std::process::id() as i32);
+        }
+        for _ in 0..cfg.workers {
+            spawn_worker(cfg); // reaped on SIGCHLD like any child
+        }
     }
     report::ready(Role::Main);
     if cfg.orphans > 0 && cfg.orphans_on.is_none() {
         make_orphans(cfg.orphans);
         report::orphans_done(cfg.orphans);
+    }
+    if cfg.zombie_leader {
+        zombie_leader(cfg, wait);
     }
     let proc = Proc {
         cfg,
@@ -97,6 +108,70 @@ pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
         kids: HashSet::new(),
     };
     proc.run()
+}
+
+/// `--zombie-leader`: run the main loop on a second thread and end the
+/// first one (as `pthread_exit` would): /proc/PID/status then says `State: Z`
+/// while the process lives on. Signals stay blocked in both threads (the
+/// mask is inherited), so the second thread's sigwaitinfo gets them all.
+fn zombie_leader(cfg: &Config, wait: libc::sigset_t) -> ! {
+    let cfg: &'static Config = Box::leak(Box::new(cfg.clone()));
+    let spawned = std::thread::Builder::new()
+        .name("td-forker".into())
+        .spawn(move || {
+            let proc = Proc {
+                cfg,
+                role: Role::Main,
+                wait,
+                exit_at: cfg.exit_after.map(|d| Instant::now() + d),
+                storm: cfg.fork_storm,
+                next_storm: Instant::now(),
+                kids: HashSet::new(),
+            };
+            proc.run()
+        });
+    if let Err(e) = spawned {
+        sys::die(&format!("--zombie-leader: cannot start a thread: {e}"));
+    }
+    // What pthread_exit does to the kernel's view, without its forced
+    // unwinding (which Rust's main frames turn into an abort): the raw
+    // exit system call ends this thread only.
+    // SAFETY: ends only this thread; the process lives on in the spawned
+    // one, which owns everything it uses (the leaked config, a copy of
+    // the mask). Nothing on this thread's stack is referenced afterwards.
+    unsafe {
+        libc::syscall(libc::SYS_exit, 0);
+    }
+    unreachable!("SYS_exit returned")
+}
+
+/// `--pidfile-in-steps`: a two-step write into a file kept open, as a
+/// daemon that writes carelessly might: first `worker`'s PID (no newline),
+/// then after `--pidfile-delay` its own PID over it. The descriptor is
+/// never closed (a daemon holding its pidfile's lock).
+fn write_in_steps(cfg: &Config, worker: i32) {
+    use std::io::{Seek, Write};
+    let Some(path) = &cfg.pidfile else { return };
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path);
+    let mut file = match opened {
+        Ok(f) => f,
+        Err(e) => sys::die(&format!("cannot open pidfile {}: {e}", path.display())),
+    };
+    let first = worker.to_string();
+    let _ = file.write_all(first.as_bytes());
+    report::pidfile(path, first.as_bytes());
+    std::thread::sleep(cfg.pidfile_delay.unwrap_or(Duration::from_millis(300)));
+    let text = format!("{}\n", std::process::id());
+    let _ = file
+        .rewind()
+        .and_then(|()| file.write_all(text.as_bytes()))
+        .and_then(|()| file.set_len(text.len() as u64));
+    report::pidfile(path, text.as_bytes());
+    std::mem::forget(file);
 }
 
 fn spawn_worker(cfg: &Config) -> i32 {

@@ -35,6 +35,8 @@ pub const BOOL_FLAGS: &[&str] = &[
     "--close-all-fds",
     "--worker-setsid",
     "--fork-storm",
+    "--zombie-leader",
+    "--pidfile-in-steps",
     "--self-test",
     "--help",
 ];

@@ -46,9 +46,9 @@ enum Home {
     Here(&'static str),
     /// Verbatim (less `sudo `) in .ci/run or .ci/deb-smoke.
     Ci,
-    /// By the named test file, with private paths; these words of the
-    /// command must appear in it.
-    Test(&'static str, &'static [&'static str]),
+    /// By the named test files, with private paths; these words of the
+    /// command must appear in each.
+    Test(&'static [(&'static str, &'static [&'static str])]),
     /// Not runnable on a CI machine; the reason.
     NotHere(&'static str),
 }
@@ -62,16 +62,18 @@ fn home(cmd: &str) -> Home {
         c if c.starts_with("docker ") => Home::NotHere(
             "no container runtime on CI; the image's ENTRYPOINT and CMD run in tests/it/real/container.rs",
         ),
-        c if c.contains("/usr/sbin/nginx") => Home::Test(
+        c if c.contains("/usr/sbin/nginx") => Home::Test(&[(
             "tests/it/real/nginx.rs",
             &["\"--signal-map\", \"TERM:QUIT\"", "\"--stop-timeout\""],
-        ),
-        c if c.contains("/usr/bin/memcached") => {
-            Home::Test("tests/it/real/memcached.rs", &["\"-d\"", "\"-P\"", "\"-u\""])
-        }
-        c if c.contains("redis-server") => {
-            Home::Test("tests/it/real/redis.rs", &["\"--daemonize\"", "\"yes\""])
-        }
+        )]),
+        c if c.contains("/usr/bin/memcached") => Home::Test(&[
+            ("tests/it/real/memcached.rs", &["\"-d\"", "\"-P\"", "\"-u\""]),
+            ("tests/it/real/ready_when.rs", &["\"--ready-when\"", "memcached"]),
+        ]),
+        c if c.contains("redis-server") => Home::Test(&[(
+            "tests/it/real/redis.rs",
+            &["\"--daemonize\"", "\"yes\""],
+        )]),
         _ => Home::Ci,
     }
 }
@@ -92,10 +94,12 @@ fn every_readme_command_is_run_somewhere() {
                     unrun.push(cmd.clone());
                 }
             }
-            Home::Test(file, words) => {
-                let text = read(file);
-                for w in words {
-                    assert!(text.contains(w), "{file} lacks {w} for `{cmd}`");
+            Home::Test(files) => {
+                for (file, words) in files {
+                    let text = read(file);
+                    for w in *words {
+                        assert!(text.contains(w), "{file} lacks {w} for `{cmd}`");
+                    }
                 }
             }
             Home::NotHere(why) => assert!(!why.is_empty()),

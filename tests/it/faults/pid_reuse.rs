@@ -109,7 +109,7 @@ fn a_recycled_main_pid_is_never_signalled_and_the_audit_says_reused() {
         .expect("main process end logged");
     assert!(
         log.contains(&format!(
-            "pidfile refused: it names PID {old} (td-forker), which is not a descendant of catchd"
+            "names PID {old} (td-forker), which is not a descendant of catchd"
         )),
         "{context}"
     );

@@ -66,7 +66,7 @@ poll has "$D/innocent-report" "^ready pid=$I "
 kill -HUP "$C" # pending until catchd continues
 kill -CONT "$C"
 poll has "$D/catchd.log" "main process PID $W ended"
-poll has "$D/catchd.log" "pidfile refused: it names PID $W "
+poll has "$D/catchd.log" "names PID $W ("
 poll has "$D/catchd.log" "SIGHUP dropped"
 
 # The stop timeout: the master ignores TERM. Signals now find no main

@@ -14,6 +14,7 @@ mod backend;
 mod container;
 mod memcached;
 mod nginx;
+mod ready_when;
 mod redis;
 
 use std::io::{Read, Write};
