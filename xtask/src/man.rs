@@ -59,13 +59,16 @@ tree emptied before a main process was known (the last failed status in the
 tree, or 1 if none failed); or a stop came before a main process was known
 (as the process catchd waited on ended).
 .TP
+.B 1
+the main process was not catchd's child, so its status cannot be known.
+.TP
 .B 124
-start\-up timed out (\fB\-\-start\-timeout\fR), or after a handover the pidfile
-never became valid.
+start\-up timed out (\fB\-\-start\-timeout\fR, a \fB\-\-ready\-when\fR condition
+included), or after a handover the pidfile never became valid.
 .TP
 .B 125
 catchd's own error: a bad option, a system call that failed, a previous
-instance still running for the same pidfile.
+instance still running, or another catchd holding the same pidfile.
 .TP
 .B 126
 \fIPROGRAM\fR was found but is not executable.
