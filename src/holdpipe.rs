@@ -46,6 +46,25 @@ impl HoldPipe {
         self.inode
     }
 
+    /// Choose the daemon's hold descriptor for the soft descriptor limit
+    /// the daemon will get, and move catchd's write end onto it (or above,
+    /// if something catchd inherited sits there). Either way that number
+    /// is taken in catchd until the spawn, so nothing std opens for the
+    /// spawn itself lands where the child puts the hold pipe.
+    pub fn place_write(&mut self, soft: u64) -> Result<RawFd> {
+        let Some(at) = crate::sys::hold_fd_number(soft) else {
+            return Err(crate::error::Error::Sys {
+                what: format!("place the hold pipe below the descriptor limit {soft}"),
+                source: io::Error::other("it must be at least 4"),
+            });
+        };
+        if let Some(w) = &self.write {
+            let moved = crate::sys::dup_at_least(w, at).context("place the hold pipe")?;
+            self.write = Some(moved);
+        }
+        Ok(at)
+    }
+
     /// The raw write end, for the child to place on its high descriptor.
     pub fn write_raw(&self) -> RawFd {
         self.write.as_ref().map_or(-1, |w| w.as_raw_fd())

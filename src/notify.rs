@@ -11,12 +11,20 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
+use std::os::fd::AsRawFd;
+
+use crate::outfd::Out;
 use crate::sys;
 
 pub struct Notifier {
     socket: Option<UnixDatagram>,
     ready_fd: Option<i32>,
     last_status: String,
+    /// READY=1 / STOPPING=1 not yet delivered (the socket was full): sent
+    /// again with the next message.
+    unsent: (bool, bool),
+    /// Whether the stall was already reported.
+    stalled: bool,
 }
 
 /// The address `NOTIFY_SOCKET` names: `@x` is the abstract name `x`.
@@ -60,40 +68,75 @@ impl Notifier {
             socket,
             ready_fd,
             last_status: String::new(),
+            unsent: (false, false),
+            stalled: false,
         }
     }
 
-    fn send(&self, message: &str) {
-        if let Some(sock) = &self.socket {
-            if let Err(e) = sock.send(message.as_bytes()) {
-                crate::warn!("unable to notify the supervisor ({message:?}): {e}");
+    /// One datagram, never waiting (SPEC §1.1.9): when the supervisor does
+    /// not read, READY=1 / STOPPING=1 are kept and sent with the next
+    /// message, and a STATUS= is simply replaced by the next one.
+    fn send(&mut self, ready: bool, stopping: bool, status: &str) {
+        let Some(sock) = &self.socket else {
+            return;
+        };
+        let (ready, stopping) = (ready || self.unsent.0, stopping || self.unsent.1);
+        let mut message = String::new();
+        if ready {
+            message.push_str("READY=1\n");
+        }
+        if stopping {
+            message.push_str("STOPPING=1\n");
+        }
+        message.push_str("STATUS=");
+        message.push_str(status);
+        match Out::Socket(sock.as_raw_fd()).write(message.as_bytes()) {
+            Ok(_) => {
+                self.unsent = (false, false);
+                self.stalled = false;
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.unsent = (ready, stopping);
+                if !self.stalled {
+                    self.stalled = true;
+                    crate::warn!("the notify socket is full (the supervisor is not reading): catchd goes on and sends again later");
+                }
+            }
+            Err(e) => crate::warn!("unable to notify the supervisor ({message:?}): {e}"),
         }
     }
 
     /// Ready (SPEC §1.1.4): `READY=1` with the status, and the s6 newline.
     pub fn ready(&mut self, status: &str) {
         self.last_status = status.to_string();
-        self.send(&format!("READY=1\nSTATUS={status}"));
+        self.send(true, false, status);
         if let Some(fd) = self.ready_fd.take() {
-            if let Err(e) = sys::write_and_close(fd, b"\n") {
-                crate::warn!("unable to write to --ready-fd {fd}: {e}");
+            // catchd's own non-blocking description: the descriptor's
+            // reader may be gone, or stalled, and catchd must not wait.
+            let out = Out::open(fd);
+            sys::close(fd);
+            match out.write(b"\n") {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    crate::warn!("--ready-fd {fd}: nobody reads it; readiness not signalled there")
+                }
+                Err(e) => crate::warn!("unable to write to --ready-fd {fd}: {e}"),
             }
         }
     }
 
-    /// `STATUS=` when the text changed.
+    /// `STATUS=` when the text changed, or something waits to be sent.
     pub fn status(&mut self, status: &str) {
-        if status != self.last_status {
+        if status != self.last_status || self.unsent != (false, false) {
             self.last_status = status.to_string();
-            self.send(&format!("STATUS={status}"));
+            self.send(false, false, status);
         }
     }
 
     /// The stop sequence started.
     pub fn stopping(&mut self, status: &str) {
         self.last_status = status.to_string();
-        self.send(&format!("STOPPING=1\nSTATUS={status}"));
+        self.send(false, true, status);
     }
 }
 

@@ -70,6 +70,28 @@ pub fn stat(pid: i32) -> Option<Proc> {
     })
 }
 
+/// Like `stat`, but a failure to read (no descriptor left, say) is an
+/// error rather than "no such process".
+pub fn stat_checked(pid: i32) -> std::io::Result<Option<Proc>> {
+    use procfs::FromRead;
+    let bytes = match fs::read(format!("/proc/{pid}/stat")) {
+        Ok(b) => b,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Ok(stat) = procfs::process::Stat::from_read(&bytes[..]) else {
+        return Ok(None);
+    };
+    Ok(Some(Proc {
+        pid: stat.pid,
+        ppid: stat.ppid,
+        starttime: stat.starttime,
+        zombie: is_dead(stat.pid, stat.state),
+        comm: stat.comm,
+        nspid: None,
+    }))
+}
+
 /// Whether a process in `state` (its first thread's) has ended. A process
 /// whose first thread called `pthread_exit` shows `Z` while its other
 /// threads run: it is alive while any of its threads is (SPEC §1.3, §2).

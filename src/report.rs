@@ -30,7 +30,11 @@ pub fn summary(facts: &Facts<'_>) -> String {
     match (facts.state, facts.main) {
         ("stopping", _) => format!("stopping: {n} process(es) left"),
         (_, Some(m)) => {
-            let comm = facts.tree.get(m.pid).map_or("?", |p| p.comm.as_str());
+            // Untrusted: a newline here would forge a notify field.
+            let comm = facts
+                .tree
+                .get(m.pid)
+                .map_or_else(|| "?".into(), |p| crate::escape::bytes(p.comm.as_bytes()));
             format!("main PID {} ({comm}), {n} process(es){pidfile}", m.pid)
         }
         _ => format!("starting: {n} process(es){pidfile}"),

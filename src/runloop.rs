@@ -24,7 +24,7 @@ use crate::signals::Signals;
 use crate::state::{Action, Ident, Outcome, Settings, State, Turn};
 use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
-use crate::target::{Sent, Targets};
+use crate::target::Targets;
 use crate::watch::PidfileWatch;
 use crate::{contain, listen, pidfile, preflight, reaper, spawn, verify};
 
@@ -32,6 +32,9 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     // Signals first, before anything can spawn or fail: no signal may be
     // lost between the launch and the first poll.
     let signals = Signals::setup()?;
+    // catchd's own descriptors never run short; the daemon gets the limit
+    // catchd was started with (SPEC §1.1.8).
+    let nofile = sys::raise_nofile();
     nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
     if let Some(fd) = cfg.ready_fd {
         sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
@@ -47,10 +50,12 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     }
     let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
     let mut hold = HoldPipe::new()?;
+    let hold_fd = hold.place_write(nofile.rlim_cur)?;
     let setup = ChildSetup {
         mask: signals.original_mask,
-        chld_ignored: signals.chld_ignored,
-        hold: (hold.write_raw(), sys::hold_fd_number()),
+        ignored: signals.ignored,
+        nofile,
+        hold: (hold.write_raw(), hold_fd),
         report: None,
     };
     let children_files = proctree::have_children_files();
@@ -173,6 +178,11 @@ impl Loop<'_> {
             let main_at = push(&mut fds, main_fd);
             let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
             let lock_at = push(&mut fds, self.lock.as_ref().map(|l| l.fd()));
+            // stderr only while log lines wait for it (SPEC §1.1.9).
+            let log_at = crate::log::waiting_fd().map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLOUT));
+                fds.len() - 1
+            });
             let timeout = deadline.map_or(PollTimeout::NONE, |d| {
                 let left = d.saturating_duration_since(Instant::now());
                 // Round up so that the deadline has passed when poll returns.
@@ -196,7 +206,11 @@ impl Loop<'_> {
                 ready(report_at),
             );
             let lock_ready = ready(lock_at);
+            let log_ready = ready(log_at);
             drop(fds);
+            if log_ready {
+                crate::log::flush();
+            }
             if lock_ready {
                 // A catchd that lost the instance lock asked who holds it.
                 self.lock.iter().for_each(InstanceLock::drain);
@@ -338,11 +352,7 @@ impl Loop<'_> {
     }
 
     fn send(&mut self, to: Ident, sig: Sig) {
-        match self.targets.send(to.pid, to.starttime, sig) {
-            Ok(Sent::Delivered) => crate::debug!("sent {sig} to PID {}", to.pid),
-            Ok(Sent::Gone) => crate::debug!("PID {} is gone; {sig} not sent", to.pid),
-            Err(e) => crate::warn!("unable to send {sig} to PID {}: {e}", to.pid),
-        }
+        self.targets.send_logged(to.pid, to.starttime, sig);
     }
 }
 

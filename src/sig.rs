@@ -46,18 +46,6 @@ const NAMES: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
-/// Raised by the kernel for a fault in catchd itself: never blocked, never
-/// forwarded (catatonit's `kernel_signals`).
-pub const KERNEL: &[i32] = &[
-    libc::SIGFPE,
-    libc::SIGILL,
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGABRT,
-    libc::SIGTRAP,
-    libc::SIGSYS,
-];
-
 pub const TERM: Sig = Sig(libc::SIGTERM);
 pub const INT: Sig = Sig(libc::SIGINT);
 pub const KILL: Sig = Sig(libc::SIGKILL);

@@ -1,49 +1,48 @@
-//! Signals as data: save what catchd was started with, block everything but
-//! the kernel's fault signals, and read the rest from a signalfd (SPEC §1.2).
+//! Signals as data: save what catchd was started with, block every signal
+//! that can be blocked (glibc's reserved 32 and 33 included), and read them
+//! from a signalfd (SPEC §1.1.9, §1.2).
 //!
-//! Owns: catchd's signal mask and its signalfd. Must not act on a signal:
-//! `state.rs` decides, `runloop.rs` acts. Must run before any thread exists
-//! and before the launcher is spawned, so that no signal slips past.
+//! Owns: catchd's signal mask, its dispositions and its signalfd. Must not
+//! act on a signal: `state.rs` decides, `runloop.rs` acts. Must run before
+//! any thread exists and before the launcher is spawned, so that no signal
+//! slips past.
+//!
+//! The kernel's fault signals (SEGV, BUS, ...) are blocked too: a real
+//! fault in catchd is forced through a blocked signal by the kernel and
+//! still ends it, while a `kill -SEGV` from outside is read and forwarded
+//! like any other signal.
 
-use std::os::fd::{AsFd, BorrowedFd};
-
-use nix::sys::signal::{SigSet, SigmaskHow};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Context, Result};
-use crate::sig::{self, Sig};
+use crate::sig::Sig;
+use crate::sys_sig::{self, KSet};
 
 pub struct Signals {
-    fd: SignalFd,
+    fd: OwnedFd,
     /// The mask catchd was started with, for the daemon (SPEC §1.1.8).
-    pub original_mask: libc::sigset_t,
-    /// Whether SIGCHLD was ignored when catchd started.
-    pub chld_ignored: bool,
+    pub original_mask: KSet,
+    /// The signals ignored when catchd started, for the daemon.
+    pub ignored: KSet,
+    me: u32,
 }
 
 impl Signals {
-    /// Block every catchable signal except the kernel's fault signals and
-    /// open a non-blocking, close-on-exec signalfd for them.
+    /// Block every catchable signal and open a non-blocking, close-on-exec
+    /// signalfd for them. Signals catchd was started ignoring are reset to
+    /// the default for catchd itself (they are blocked, so they reach the
+    /// signalfd): ignoring SIGTERM must not make catchd unstoppable, nor
+    /// SIGCHLD hide exit statuses.
     pub fn setup() -> Result<Signals> {
-        let original = SigSet::thread_get_mask().context("read the signal mask")?;
-        // SIGCHLD ignored would make the kernel reap our children for us and
-        // hide their exit statuses: undo it for catchd, restore it for the daemon.
-        let chld_ignored = crate::sys::take_sigchld_ignored().context("reset SIGCHLD")?;
-        let mut block = SigSet::all();
-        for &kernel in sig::KERNEL {
-            if let Ok(s) = nix::sys::signal::Signal::try_from(kernel) {
-                block.remove(s);
-            }
-        }
-        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&block), None)
-            .context("block signals")?;
-        // SigSet::all() covers the realtime signals too (sigfillset).
-        let fd = SignalFd::with_flags(&block, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .context("create a signalfd")?;
+        let block = sys_sig::all_blockable();
+        let original_mask = sys_sig::set_mask(block).context("block signals")?;
+        let ignored = sys_sig::take_ignored();
+        let fd = sys_sig::signalfd(block).context("create a signalfd")?;
         Ok(Signals {
             fd,
-            original_mask: *original.as_ref(),
-            chld_ignored,
+            original_mask,
+            ignored,
+            me: std::process::id(),
         })
     }
 
@@ -52,11 +51,18 @@ impl Signals {
     }
 
     /// Every signal queued now, in arrival order. Several SIGCHLDs may have
-    /// merged into one: the caller must drain `waitpid` anyway.
+    /// merged into one: the caller must drain `waitpid` anyway. A SIGPIPE
+    /// raised by catchd's own write (a reader of its stderr, notify socket
+    /// or ready descriptor went away) names catchd as its sender and is
+    /// dropped here: it must never reach the daemon.
     pub fn drain(&self) -> Result<Vec<Sig>> {
         let mut out = Vec::new();
-        while let Some(info) = self.fd.read_signal().context("read the signalfd")? {
-            out.push(Sig(info.ssi_signo as i32));
+        while let Some(info) = sys_sig::read_signal(self.fd()).context("read the signalfd")? {
+            if info.signo == libc::SIGPIPE && info.pid == self.me {
+                crate::debug!("SIGPIPE from catchd's own write: not forwarded");
+                continue;
+            }
+            out.push(Sig(info.signo));
         }
         Ok(out)
     }

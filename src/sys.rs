@@ -9,6 +9,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 
 use crate::sig::Sig;
+use crate::sys_sig::KSet;
 
 /// Whether `fd` is an open descriptor of this process (`fcntl(2)` F_GETFD).
 pub fn fd_is_open(fd: RawFd) -> bool {
@@ -133,13 +134,15 @@ pub fn pidfd_send_signal(fd: impl AsFd, sig: Sig) -> io::Result<()> {
 #[derive(Clone, Copy)]
 pub struct ChildSetup {
     /// The signal mask catchd was started with.
-    pub mask: libc::sigset_t,
-    /// Whether catchd was started with SIGCHLD ignored (catchd resets it to
-    /// the default for itself, so that it can reap).
-    pub chld_ignored: bool,
+    pub mask: KSet,
+    /// The signals catchd was started ignoring (catchd resets them to the
+    /// default for itself).
+    pub ignored: KSet,
+    /// The descriptor limit catchd was started with (catchd raises its own).
+    pub nofile: libc::rlimit,
     /// The hold pipe's write end, and the descriptor it must land on.
     pub hold: (RawFd, RawFd),
-    /// With `--contain`: the init's report pipe, and where it must land.
+    /// With `--contain`: the init's report socket, and where it must land.
     pub report: Option<(RawFd, RawFd)>,
 }
 
@@ -162,42 +165,45 @@ fn place(from: RawFd, to: RawFd) -> io::Result<()> {
 
 /// Run in the child between fork and exec (see `CommandExt::pre_exec`).
 ///
-/// Only async-signal-safe calls: sigprocmask, signal, dup2, fcntl.
+/// Only async-signal-safe calls: dup2, fcntl, signal, setrlimit and the
+/// raw rt_sigprocmask.
 pub fn in_child(setup: &ChildSetup) -> io::Result<()> {
     place(setup.hold.0, setup.hold.1)?;
     if let Some((from, to)) = setup.report {
         place(from, to)?;
     }
-    // SAFETY: these calls take plain values and a pointer to a sigset_t that
-    // lives in `setup` for the whole call; none allocates or locks.
-    unsafe {
-        if setup.chld_ignored {
-            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
-        }
-        // Last, so that nothing above runs with signals deliverable.
-        if libc::pthread_sigmask(libc::SIG_SETMASK, &setup.mask, std::ptr::null_mut()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
+    crate::sys_sig::restore_ignored(setup.ignored);
+    // SAFETY: a pointer to an rlimit that lives in `setup` for the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &setup.nofile) } == -1 {
+        return Err(io::Error::last_os_error());
     }
+    // Last, so that nothing above runs with signals deliverable.
+    crate::sys_sig::set_mask(setup.mask)?;
     Ok(())
 }
 
-/// Whether SIGCHLD is ignored now, and if so reset it to the default so
-/// that `waitpid` sees exit statuses. Returns the original state.
-pub fn take_sigchld_ignored() -> io::Result<bool> {
-    // SAFETY: sigaction with a NULL new action only reads the current one
-    // into a zeroed, properly sized struct.
+/// Raise the soft descriptor limit to the hard limit, so that catchd
+/// itself never runs short; return the limit it was started with, for the
+/// daemon.
+pub fn raise_nofile() -> libc::rlimit {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a pointer to a local rlimit, valid for both calls.
     unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) == -1 {
-            return Err(io::Error::last_os_error());
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == -1 {
+            lim.rlim_cur = 1024;
+            lim.rlim_max = 1024;
+            return lim;
         }
-        let ignored = old.sa_sigaction == libc::SIG_IGN;
-        if ignored {
-            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-        }
-        Ok(ignored)
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
     }
+    lim
 }
 
 /// End this process by `sig`, as the daemon ended: no core dump, default
@@ -214,33 +220,41 @@ pub fn die_by(sig: Sig) {
     unsafe {
         libc::setrlimit(libc::RLIMIT_CORE, &no_core);
         libc::signal(sig.0, libc::SIG_DFL);
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig.0);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        // The raw mask call: glibc's would leave its reserved 32 and 33 blocked.
+        let _ =
+            crate::sys_sig::set_mask(crate::sys_sig::all_blockable() & !crate::sys_sig::bit(sig.0));
         libc::raise(sig.0);
     }
 }
 
 /// The descriptor the hold pipe's write end is placed on in the daemon:
-/// as high as the descriptor limit allows, at most 1023, so that daemons
-/// that close "the first few" descriptors keep it.
-pub fn hold_fd_number() -> RawFd {
-    let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .map(|(soft, _)| soft)
-        .unwrap_or(256);
-    let top = soft.clamp(16, 1024);
-    (top - 1) as RawFd
+/// the highest the daemon's soft descriptor limit (`soft`, the one catchd
+/// was started with) allows, at most 1023, so that daemons that close "the
+/// first few" descriptors keep it; `None` below 4 (stdio would be hit).
+pub fn hold_fd_number(soft: u64) -> Option<RawFd> {
+    let top = soft.min(1024);
+    (top >= 4).then(|| (top - 1) as RawFd)
 }
 
-/// Write `bytes` to a descriptor catchd was handed, then close it.
-pub fn write_and_close(fd: RawFd, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    use std::os::fd::FromRawFd;
-    // SAFETY: the caller hands over a descriptor it owns, checked open at
-    // start-up, and never uses it again: the File closes it exactly once.
-    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    file.write_all(bytes)
+/// A close-on-exec copy of `fd` on `at` or the lowest free descriptor
+/// above it (`F_DUPFD_CLOEXEC`).
+pub fn dup_at_least(fd: impl AsFd, at: RawFd) -> io::Result<OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // SAFETY: F_DUPFD_CLOEXEC on a borrowed, open descriptor; the new one
+    // is ours and owned by the OwnedFd from here on.
+    let rc = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_DUPFD_CLOEXEC, at) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(rc) })
+}
+
+/// Close a descriptor catchd was handed and is done with (`--ready-fd`).
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` (checked open at start-up) and never
+    // uses the number again.
+    unsafe { libc::close(fd) };
 }
 
 /// Take ownership of a descriptor this process was handed by number (the

@@ -153,16 +153,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// Escape control characters so one file is always one line.
 fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
+    crate::escape::bytes(text.as_bytes())
 }
 
 #[cfg(test)]

@@ -50,15 +50,32 @@ fn init(argv: &[OsString]) -> Result<()> {
     let report = sys::adopt_fd(report_fd)
         .ok_or_else(|| Error::usage(format!("{INIT_FLAG}: descriptor {report_fd} is not open")))?;
     let mut report = File::from(report);
+    // The report socket is the init's alone: never the daemon's.
+    sys::set_cloexec(report_fd).context("set close-on-exec on the report socket")?;
+    // `ps` shows the init as what it is; not dumpable, so that no process
+    // of the namespace without CAP_SYS_PTRACE can reach its descriptors.
+    let _ = nix::sys::prctl::set_name(c"catchd-init");
+    let _ = nix::sys::prctl::set_dumpable(false);
     // Die with catchd. If catchd is already gone, the first write below
     // fails with EPIPE and the init stops.
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .context("set PR_SET_PDEATHSIG")?;
     private_proc()?;
     let signals = Signals::setup()?;
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map_or(
+        libc::rlimit {
+            rlim_cur: 1024,
+            rlim_max: 1024,
+        },
+        |(cur, max)| libc::rlimit {
+            rlim_cur: cur,
+            rlim_max: max,
+        },
+    );
     let setup = ChildSetup {
         mask: signals.original_mask,
-        chld_ignored: signals.chld_ignored,
+        ignored: signals.ignored,
+        nofile,
         hold: (hold_fd, hold_fd),
         report: None,
     };
@@ -74,7 +91,10 @@ fn init(argv: &[OsString]) -> Result<()> {
         Err(_) => Record::ExecFailed(libc::EIO),
     };
     send(&mut report, first)?;
-    launched?;
+    if launched.is_err() {
+        // catchd says why, once: the init leaves quietly.
+        return Ok(());
+    }
     reap_and_report(&signals, &mut report)
 }
 

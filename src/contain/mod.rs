@@ -89,10 +89,13 @@ pub fn start(program: &OsString, args: &[OsString], mut setup: ChildSetup) -> Re
         what: "create a PID namespace for --contain (it needs CAP_SYS_ADMIN)".into(),
         source: e.into(),
     })?;
+    // A socket, not a pipe: /proc/PID/fd/N of a socket cannot be opened,
+    // so even a root process in the namespace cannot write into it that
+    // way. The init keeps its end close-on-exec: the daemon never has it.
     let (r, w) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).context("create the --contain report pipe")?;
-    let report_fd = setup.hold.1 - 1;
-    setup.report = Some((w.as_raw_fd(), report_fd));
+        std::os::unix::net::UnixStream::pair().context("create the --contain report socket")?;
+    let report_fd = w.as_raw_fd();
+    setup.report = Some((report_fd, report_fd));
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg0("catchd-init")
         .arg(INIT_FLAG)
@@ -109,7 +112,7 @@ pub fn start(program: &OsString, args: &[OsString], mut setup: ChildSetup) -> Re
     }
     let init = cmd.spawn().context("start the --contain init")?.id() as i32;
     drop(w);
-    let mut report = File::from(r);
+    let mut report = File::from(std::os::fd::OwnedFd::from(r));
     match read_record(&mut report, true)? {
         Some(Record::Launched(launcher_nspid)) => Ok(Started {
             init,

@@ -54,6 +54,15 @@ pub struct Config {
     /// `--orphans-on SIG`: make the `--orphans` round on each SIG (main
     /// only) instead of once at start.
     pub orphans_on: Option<i32>,
+    /// `--comm NAME`: the main process renames itself (PR_SET_NAME), as a
+    /// daemon may, to any bytes (newlines and escapes included).
+    pub comm: Option<Vec<u8>>,
+    /// `--worker-uid UID`: workers switch to this user (needs CAP_SETUID).
+    pub worker_uid: Option<u32>,
+    /// `--worker-forge`: each worker tries to write a forged "main process
+    /// exited 42" record of catchd's `--contain` init into every descriptor
+    /// of PID 1 it can open through /proc, and reports how far it got.
+    pub worker_forge: bool,
     /// `--zombie-leader`: the main process's first thread exits (as with
     /// `pthread_exit`) and a second thread runs the daemon on.
     pub zombie_leader: bool,
@@ -79,6 +88,7 @@ usage: td-forker [--fork none|single|double] [--setsid] [--close-all-fds]
          [--ignore SIG]... [--exit-after DUR [--exit-code N | --die-by SIG]]
          [--fork-storm] [--handover-on SIG] [--launcher-sleep DUR]
          [--launcher-exit N] [--orphans N [--orphans-on SIG]]
+         [--comm NAME] [--worker-uid UID] [--worker-forge]
          [--zombie-leader] [--pidfile-in-steps]
          [--self-test] [--help]
 Reports events to the file named by $CATCHD_TD_REPORT (one line each).";
@@ -239,5 +249,8 @@ fn validate(raw: Raw) -> Result<Config, String> {
         launcher_exit: raw.launcher_exit,
         orphans: raw.orphans.unwrap_or(0),
         orphans_on: raw.orphans_on,
+        comm: raw.comm,
+        worker_uid: raw.worker_uid,
+        worker_forge: has("--worker-forge"),
     })
 }

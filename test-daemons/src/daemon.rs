@@ -15,6 +15,7 @@ use crate::signals::{self, Waited};
 use crate::sys::{self, Forked};
 use std::collections::HashSet;
 use std::os::fd::RawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 /// `--fork-storm`: at most this many storm children alive at once...
@@ -75,6 +76,9 @@ pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
     if late_fd >= 0 {
         sys::read_to_eof(late_fd); // no sleeping: EOF is the launcher's exit
         sys::close(late_fd);
+    }
+    if let Some(name) = &cfg.comm {
+        sys::set_comm(name);
     }
     if own_pidfile && cfg.pidfile_in_steps {
         let worker = spawn_worker(cfg);
@@ -180,6 +184,12 @@ fn spawn_worker(cfg: &Config) -> i32 {
         Forked::Child => {
             if cfg.worker_setsid {
                 sys::setsid();
+            }
+            if let Some(uid) = cfg.worker_uid {
+                sys::set_uid(uid);
+            }
+            if cfg.worker_forge {
+                forge_init_report();
             }
             let wait = setup_or_die(&cfg.ignore, &extra_ignored(cfg));
             report::ready(Role::Worker);
@@ -375,4 +385,55 @@ impl Proc<'_> {
             }
         }
     }
+}
+
+/// `--worker-forge`: write a forged record (kind 3 = exited, the parent's
+/// PID, status 42, as catchd's `--contain` init encodes it) into each of
+/// this process's own descriptors above stdio, and into every descriptor
+/// of PID 1 that opens for writing; report the counts.
+fn forge_init_report() {
+    let mut record = Vec::new();
+    for word in [3i32, nix::unistd::getppid().as_raw(), 42] {
+        record.extend_from_slice(&word.to_ne_bytes());
+    }
+    let mut own = 0;
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in fds.into_iter().filter(|&fd| fd > 2) {
+        // SAFETY: a write of a local buffer to a descriptor number; a
+        // closed or read-only one just fails.
+        let n = unsafe { libc::write(fd, record.as_ptr().cast(), record.len()) };
+        if n == record.len() as isize {
+            own += 1;
+        }
+    }
+    report::line(&format!(
+        "forge-own pid={} written={own}",
+        std::process::id()
+    ));
+    let (mut tried, mut opened, mut written) = (0, 0, 0);
+    if let Ok(entries) = std::fs::read_dir("/proc/1/fd") {
+        for e in entries.flatten() {
+            tried += 1;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(e.path());
+            if let Ok(mut f) = file {
+                opened += 1;
+                if std::io::Write::write_all(&mut f, &record).is_ok() {
+                    written += 1;
+                }
+            }
+        }
+    }
+    report::line(&format!(
+        "forge pid={} tried={tried} opened={opened} written={written}",
+        std::process::id()
+    ));
 }

@@ -28,6 +28,8 @@ pub const VALUE_FLAGS: &[&str] = &[
     "--launcher-exit",
     "--orphans",
     "--orphans-on",
+    "--comm",
+    "--worker-uid",
 ];
 
 pub const BOOL_FLAGS: &[&str] = &[
@@ -35,6 +37,7 @@ pub const BOOL_FLAGS: &[&str] = &[
     "--close-all-fds",
     "--worker-setsid",
     "--fork-storm",
+    "--worker-forge",
     "--zombie-leader",
     "--pidfile-in-steps",
     "--self-test",
@@ -83,6 +86,8 @@ pub struct Raw {
     pub launcher_exit: Option<i32>,
     pub orphans: Option<u32>,
     pub orphans_on: Option<i32>,
+    pub comm: Option<Vec<u8>>,
+    pub worker_uid: Option<u32>,
     pub bools: Vec<&'static str>,
 }
 
@@ -94,6 +99,7 @@ impl Raw {
             "--pidfile-content" => {
                 return once(&mut self.pidfile_content, flag, v.as_bytes().to_vec())
             }
+            "--comm" => return once(&mut self.comm, flag, v.as_bytes().to_vec()),
             _ => {}
         }
         let s = utf8(flag, v)?;
@@ -127,7 +133,8 @@ impl Raw {
                 once(&mut self.pidfile_when, flag, when)
             }
             "--pidfile-delay" => once(&mut self.pidfile_delay, flag, dur()?),
-            "--workers" => once(&mut self.workers, flag, number(flag, s, 1000)?),
+            "--workers" => once(&mut self.workers, flag, number(flag, s, 2000)?),
+            "--worker-uid" => once(&mut self.worker_uid, flag, number(flag, s, u32::MAX)?),
             "--orphans" => once(&mut self.orphans, flag, number(flag, s, 1000)?),
             "--exit-code" => once(&mut self.exit_code, flag, number(flag, s, 255)? as i32),
             "--launcher-exit" => once(&mut self.launcher_exit, flag, number(flag, s, 255)? as i32),

@@ -38,7 +38,8 @@ const REJECTED: &[(&str, &str)] = &[
     ("--fork none --fork single", "twice"),
     ("--setsid=yes", "takes no value"),
     ("--workers many", "--workers"),
-    ("--workers 1001", "--workers"),
+    ("--workers 2001", "--workers"),
+    ("--worker-uid nobody", "--worker-uid"),
     ("--exit-after 5", "duration"),
     ("--exit-after 5x", "duration"),
     ("--exit-after ms", "duration"),
@@ -119,6 +120,14 @@ pub fn self_test() -> Result<(), String> {
     check(
         c.workers == 3 && c.worker_setsid && c.orphans == 4,
         "workers/orphans",
+    )?;
+    let c = config("--workers 2000 --worker-uid 65534 --worker-forge --comm x")?;
+    check(
+        c.workers == 2000
+            && c.worker_uid == Some(65534)
+            && c.worker_forge
+            && c.comm.as_deref() == Some(&b"x"[..]),
+        "worker-uid/worker-forge/comm",
     )?;
     let c = config("--orphans 1000 --orphans-on HUP")?;
     check(

@@ -12,25 +12,38 @@
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-/// A full signal set (glibc leaves out the two signals it keeps for itself).
+/// A full signal set, glibc's two reserved signals (32, 33) included:
+/// glibc's `sigfillset` leaves them out, so they are added by hand to the
+/// kernel's part of the set (its first 64 bits), and the mask and waits go
+/// through the raw system calls, which glibc would filter.
 pub fn full_set() -> libc::sigset_t {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigfillset initialises the whole set it is given.
+    // SAFETY: sigfillset initialises the whole set it is given; the set is
+    // at least 8 bytes, of which the kernel's 64-bit set is the first word.
     unsafe {
         libc::sigfillset(set.as_mut_ptr());
-        set.assume_init()
+        let mut set = set.assume_init();
+        *(&mut set as *mut libc::sigset_t).cast::<u64>() |= (1 << 31) | (1 << 32);
+        set
     }
 }
 
-/// Replace the calling thread's mask, returning the old one.
+/// Replace the calling thread's mask, returning the old one (the raw
+/// rt_sigprocmask, so that 32 and 33 are blocked too).
 pub fn set_mask(set: &libc::sigset_t) -> libc::sigset_t {
-    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: both pointers are valid for a sigset_t; SIG_SETMASK with a
-    // valid set cannot fail, and the old set is written before we read it.
+    let mut old = full_set();
+    // SAFETY: both pointers are valid for a sigset_t, larger than the 8
+    // bytes the kernel reads and writes.
     unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, set, old.as_mut_ptr());
-        old.assume_init()
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            set as *const libc::sigset_t,
+            &mut old as *mut libc::sigset_t,
+            8usize,
+        );
     }
+    old
 }
 
 /// Block every catchable signal; returns the previous mask.
@@ -107,18 +120,24 @@ pub enum Waited {
 pub fn wait(set: &libc::sigset_t, timeout: Option<Duration>) -> Waited {
     // SAFETY: siginfo_t is plain data; a zeroed one is a valid out-buffer.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let rc = match timeout {
-        // SAFETY: `set` and `info` are valid for the duration of the call.
-        None => unsafe { libc::sigwaitinfo(set, &mut info) },
-        Some(d) => {
-            let ts = libc::timespec {
-                tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
-                tv_nsec: d.subsec_nanos() as libc::c_long,
-            };
-            // SAFETY: as above; `ts` lives across the call.
-            unsafe { libc::sigtimedwait(set, &mut info, &ts) }
-        }
-    };
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `set`, `info` and `ts` are valid for the duration of the
+    // call (the raw call: glibc's would drop 32 and 33 from the set).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigtimedwait,
+            set as *const libc::sigset_t,
+            &mut info as *mut libc::siginfo_t,
+            ts_ptr,
+            8usize,
+        )
+    } as i32;
     if rc > 0 {
         Waited::Signal {
             signo: rc,

@@ -189,3 +189,29 @@ pub fn wait_for(pid: i32) -> Option<i32> {
         }
     }
 }
+
+/// `--comm`: rename this process (the kernel keeps 15 bytes).
+pub fn set_comm(name: &[u8]) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name[..n]);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16
+    // bytes from a buffer that lives across the call.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr(), 0, 0, 0) };
+}
+
+/// `--worker-uid`: become this user (group too), or die saying why.
+pub fn set_uid(uid: u32) {
+    // SAFETY: plain integer arguments.
+    let ok = unsafe {
+        libc::setgroups(0, std::ptr::null()) == 0
+            && libc::setgid(uid) == 0
+            && libc::setuid(uid) == 0
+    };
+    if !ok {
+        die(&format!(
+            "setuid({uid}): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+}

@@ -16,6 +16,7 @@ mod one_instance;
 mod pidfile_judging;
 mod readme;
 mod real;
+mod resilience;
 mod run_basic;
 mod run_pidfile;
 mod run_signals;

@@ -291,8 +291,13 @@ impl Catchd {
 
     /// Wait for catchd to exit (deadline `LIMIT`).
     pub fn wait_exit(&mut self) -> ExitStatus {
+        self.wait_exit_within(LIMIT)
+    }
+
+    /// Wait for catchd to exit, with a deadline of the test's choosing.
+    pub fn wait_exit_within(&mut self, limit: Duration) -> ExitStatus {
         let mut st = None;
-        let ok = wait_until(LIMIT, || {
+        let ok = wait_until(limit, || {
             st = self.try_wait();
             st.is_some()
         });
