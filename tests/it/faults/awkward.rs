@@ -127,7 +127,13 @@ fn term_during_a_handover(moment: Moment) {
     // Every path ends with exit 0: the old main process exits 0 (on USR2
     // or on TERM), and so does whoever is left when TERMed.
     assert_eq!(code(c.wait_exit()), Some(0), "{moment:?}: {}", c.log());
-    assert!(!c.log().contains("SIGKILL"), "{moment:?}: {}", c.log());
+    // No SIGKILL sent. (The stop warning may name SIGKILL: td-forker
+    // blocks TERM for a moment while it hands over.)
+    assert!(
+        !c.log().contains("sending SIGKILL"),
+        "{moment:?}: {}",
+        c.log()
+    );
     for role in ["successor", "worker"] {
         let terms = report.count(&["signal", "15", &format!("role={role}")]);
         assert!(terms <= 1, "{moment:?}: {role} got {terms} TERMs");
