@@ -131,6 +131,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         check: None,
         hold_inode: hold.inode(),
         lock,
+        blocked: None,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -153,6 +154,8 @@ struct Loop<'a> {
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
     lock: Option<InstanceLock>,
+    /// A main process that blocked the stop signal, to be looked at again.
+    blocked: Option<crate::stopwarn::Blocked>,
 }
 
 impl Loop<'_> {
@@ -175,7 +178,10 @@ impl Loop<'_> {
                     return Ok(outcome);
                 }
             }
-            let deadline = self.state.next_deadline();
+            let deadline = match (self.state.next_deadline(), self.blocked.as_ref()) {
+                (Some(d), Some(b)) => Some(d.min(b.due())),
+                (d, b) => d.or(b.map(|b| b.due())),
+            };
             let main = self.state.main();
             let (main_fd, events) = self.tracker.fds(main);
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
@@ -259,6 +265,15 @@ impl Loop<'_> {
         signals: Vec<Sig>,
         mut watch: Option<&mut PidfileWatch>,
     ) -> Result<Option<Outcome>> {
+        if self
+            .blocked
+            .as_ref()
+            .is_some_and(|b| Instant::now() >= b.due())
+        {
+            if let Some(b) = self.blocked.take() {
+                b.check(Instant::now());
+            }
+        }
         let mut reaped = reaper::drain()?;
         if let Some(c) = &mut self.contained {
             // Read the init's reports after reaping: the init writes them
@@ -302,7 +317,8 @@ impl Loop<'_> {
             match action {
                 Action::Send { to, sig } => sends.push((to, sig)),
                 Action::WarnIfIgnored { to, sig, kill_in } => {
-                    crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in)
+                    self.blocked =
+                        crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in, Instant::now());
                 }
                 Action::Ready => ready = true,
                 Action::Probe => {
