@@ -125,6 +125,10 @@ pub struct Cli {
     #[arg(long)]
     pub contain: bool,
 
+    /// Track and stop the daemon through a cgroup v2 of its own
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = CgroupMode::Auto)]
+    pub cgroup: CgroupMode,
+
     /// Audit mode: judge PID files instead of running a program
     #[arg(long)]
     pub pidfile_check: bool,
@@ -205,6 +209,16 @@ pub enum KillMode {
     Main,
     /// The stop signal goes to every tracked descendant at once
     All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CgroupMode {
+    /// Use a cgroup where catchd may create one; else the subreaper alone
+    Auto,
+    /// Use a cgroup, or refuse to start (exit 125)
+    On,
+    /// Never touch cgroups
+    Off,
 }
 
 #[cfg(test)]

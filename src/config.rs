@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Cli, KillMode};
+use crate::cli::{CgroupMode, Cli, KillMode};
 use crate::error::{Error, Result};
 use crate::listen::Want;
 use crate::log::Level;
@@ -31,6 +31,9 @@ pub struct RunConfig {
     pub ready_when: Vec<Want>,
     pub status_file: Option<PathBuf>,
     pub contain: bool,
+    pub cgroup: CgroupMode,
+    /// `--name`: also names the daemon's cgroup.
+    pub name: Option<String>,
 }
 
 #[derive(Debug)]
@@ -104,6 +107,8 @@ pub fn build(cli: Cli) -> Result<Config> {
             .collect::<Result<_>>()?,
         status_file: cli.status_file,
         contain: cli.contain,
+        cgroup: cli.cgroup,
+        name: cli.name,
     }))
 }
 

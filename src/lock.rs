@@ -38,8 +38,14 @@ impl InstanceLock {
         let shown = crate::escape::path(pidfile);
         let addr = UnixAddr::new_abstract(&name).map_err(|e| lock_error(&shown, e.into()))?;
         // A holder that exits between our bind and our question frees the
-        // name: try again, a few times.
-        for _ in 0..5 {
+        // name, and one that has bound but not yet listened refuses the
+        // question: try again, with a short back-off (this is set-up, before
+        // anything is launched; under load a holder can be preempted
+        // between bind and listen for milliseconds).
+        for attempt in 0..12u32 {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(7)));
+            }
             let fd = unix_socket().map_err(|e| lock_error(&shown, e))?;
             match socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) {
                 Ok(()) => {

@@ -7,6 +7,7 @@
 mod audit;
 mod cli;
 mod clock;
+mod clone3;
 mod config;
 mod contain;
 mod error;
@@ -34,6 +35,7 @@ mod stopwarn;
 mod sys;
 mod sys_sig;
 mod target;
+mod track;
 mod verify;
 mod watch;
 

@@ -112,6 +112,7 @@ mod tests {
             tree: &tree,
             last_exit: None,
             hold_inode: None,
+            cgroup: None,
             waiting_for: None,
         };
         assert_eq!(

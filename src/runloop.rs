@@ -8,7 +8,7 @@
 //! performing the state machine's actions. Must not decide: `state.rs` does.
 
 use std::os::fd::BorrowedFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -24,7 +24,7 @@ use crate::signals::Signals;
 use crate::state::{Action, Ident, Outcome, Settings, State, Turn};
 use crate::status::Facts;
 use crate::sys::{self, ChildSetup};
-use crate::target::Targets;
+use crate::track::{self, Tracker};
 use crate::watch::PidfileWatch;
 use crate::{contain, listen, pidfile, preflight, reaper, spawn, verify};
 
@@ -45,6 +45,9 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         .as_deref()
         .map(InstanceLock::acquire)
         .transpose()?;
+    // Before the previous-instance check: an earlier catchd's leftovers
+    // in the cgroup of the same name are stopped, not refused.
+    let cgroup = track::setup(&cfg)?;
     if let Some(path) = &cfg.pidfile {
         preflight::check_previous_instance(path, &cfg.program, &cfg.args)?;
     }
@@ -57,6 +60,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         nofile,
         hold: (hold.write_raw(), hold_fd),
         report: None,
+        cgroup: cgroup.as_ref().map(track::cgroup::Cgroup::placement_fd),
     };
     let children_files = proctree::have_children_files();
     let me = std::process::id() as i32;
@@ -78,7 +82,11 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         let (contained, launcher) = Contained::new(c.report, &tree, c.launcher_nspid)?;
         (init, launcher, Some(contained))
     } else {
-        (me, spawn::launch(&cfg.program, &cfg.args, setup)?, None)
+        let launched = match cgroup.as_ref().map(track::cgroup::Cgroup::dir_fd) {
+            Some(dir) => spawn::launch_in(&cfg.program, &cfg.args, setup, dir)?,
+            None => spawn::launch(&cfg.program, &cfg.args, setup)?,
+        };
+        (me, launched, None)
     };
     // Only descendants may hold the write end, or EOF never comes.
     hold.close_write();
@@ -112,10 +120,9 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     let mut lp = Loop {
         cfg: &cfg,
         root,
-        children_files,
         contained,
         state: State::new(settings, root, launcher, Instant::now()),
-        targets: Targets::default(),
+        tracker: Tracker::new(root, children_files, cgroup),
         reporter: Reporter::new(
             std::env::var_os("NOTIFY_SOCKET").as_deref(),
             cfg.ready_fd,
@@ -124,11 +131,12 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         check: None,
         hold_inode: hold.inode(),
         lock,
+        blocked: None,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
         // Once the daemon is spawned catchd may not simply die.
-        emergency_stop(root, lp.children_files);
+        lp.tracker.emergency_stop();
     }
     result
 }
@@ -138,15 +146,16 @@ struct Loop<'a> {
     /// The reaper whose descendants are the daemon: catchd, or with
     /// `--contain` the namespace's init.
     root: i32,
-    children_files: bool,
     contained: Option<Contained>,
     state: State,
-    targets: Targets,
+    tracker: Tracker,
     reporter: Reporter,
     /// The last pidfile verdict, for the status report.
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
     lock: Option<InstanceLock>,
+    /// A main process that blocked the stop signal, to be looked at again.
+    blocked: Option<crate::stopwarn::Blocked>,
 }
 
 impl Loop<'_> {
@@ -169,9 +178,12 @@ impl Loop<'_> {
                     return Ok(outcome);
                 }
             }
-            let deadline = self.state.next_deadline();
+            let deadline = match (self.state.next_deadline(), self.blocked.as_ref()) {
+                (Some(d), Some(b)) => Some(d.min(b.due())),
+                (d, b) => d.or(b.map(|b| b.due())),
+            };
             let main = self.state.main();
-            let main_fd = main.and_then(|m| self.targets.watch(m.pid, m.starttime));
+            let (main_fd, events) = self.tracker.fds(main);
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
             let hold_at = push(&mut fds, hold.fd());
             let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
@@ -181,6 +193,11 @@ impl Loop<'_> {
             // stderr only while log lines wait for it (SPEC §1.1.9).
             let log_at = crate::log::waiting_fd().map(|fd| {
                 fds.push(PollFd::new(fd, PollFlags::POLLOUT));
+                fds.len() - 1
+            });
+            // cgroup.events signals a change with POLLPRI (POLLIN is always set).
+            let events_at = events.map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLPRI));
                 fds.len() - 1
             });
             let timeout = deadline.map_or(PollTimeout::NONE, |d| {
@@ -207,6 +224,7 @@ impl Loop<'_> {
             );
             let lock_ready = ready(lock_at);
             let log_ready = ready(log_at);
+            let events_ready = ready(events_at);
             drop(fds);
             if log_ready {
                 crate::log::flush();
@@ -215,9 +233,12 @@ impl Loop<'_> {
                 // A catchd that lost the instance lock asked who holds it.
                 self.lock.iter().for_each(InstanceLock::drain);
             }
+            if events_ready {
+                self.tracker.rearm();
+            }
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
-            rescan = sig_ready || hold_ready || main_ready || report_ready;
+            rescan = sig_ready || hold_ready || main_ready || report_ready || events_ready;
             if sig_ready {
                 received = signals.drain()?;
                 received.retain(|s| *s != sig::CHLD);
@@ -244,6 +265,15 @@ impl Loop<'_> {
         signals: Vec<Sig>,
         mut watch: Option<&mut PidfileWatch>,
     ) -> Result<Option<Outcome>> {
+        if self
+            .blocked
+            .as_ref()
+            .is_some_and(|b| Instant::now() >= b.due())
+        {
+            if let Some(b) = self.blocked.take() {
+                b.check(Instant::now());
+            }
+        }
         let mut reaped = reaper::drain()?;
         if let Some(c) = &mut self.contained {
             // Read the init's reports after reaping: the init writes them
@@ -269,25 +299,26 @@ impl Loop<'_> {
                 pidfile = Some(self.judge(path, &tree, watch));
             }
         }
-        self.targets.retain(&tree);
+        self.tracker.retain(&tree);
         crate::debug!("scan: {} process(es) under catchd", tree.live_count());
         self.check = pidfile.clone();
         let actions = self.state.step(Turn {
             now: Instant::now(),
             signals,
             reaped: reaped.exited,
-            no_children: reaped.no_children,
+            no_children: self.tracker.is_empty(reaped.no_children),
             tree: Some(tree),
             pidfile,
             listening: None,
         });
-        let (mut ready, mut finish) = (false, None);
+        let (mut ready, mut finish, mut sends) = (false, None, Vec::new());
         let mut actions = std::collections::VecDeque::from(actions);
         while let Some(action) = actions.pop_front() {
             match action {
-                Action::Send { to, sig } => self.send(to, sig),
+                Action::Send { to, sig } => sends.push((to, sig)),
                 Action::WarnIfIgnored { to, sig, kill_in } => {
-                    crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in)
+                    self.blocked =
+                        crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in, Instant::now());
                 }
                 Action::Ready => ready = true,
                 Action::Probe => {
@@ -299,6 +330,7 @@ impl Loop<'_> {
                 Action::Finish(outcome) => finish = Some(outcome),
             }
         }
+        self.tracker.deliver(&sends, self.state.tree());
         self.report(ready);
         if finish.is_some() {
             self.reporter.finish();
@@ -315,6 +347,11 @@ impl Loop<'_> {
             tree: self.state.tree(),
             last_exit: self.state.last_exit(),
             hold_inode: self.hold_inode,
+            cgroup: self
+                .cfg
+                .status_file
+                .as_ref()
+                .and_then(|_| self.tracker.stats()),
             waiting_for: self.state.waiting_for(),
         };
         self.reporter.update(&facts, ready);
@@ -322,7 +359,7 @@ impl Loop<'_> {
 
     /// The daemon's tree; with `--contain`, with namespace-local PIDs.
     fn scan(&mut self) -> Tree {
-        let mut tree = proctree::scan(self.root, self.children_files);
+        let mut tree = self.tracker.members(self.state.main());
         if let Some(c) = &mut self.contained {
             proctree::fill_nspids(&mut tree);
             c.learn(&tree);
@@ -350,10 +387,6 @@ impl Loop<'_> {
             pidfile::named,
         )
     }
-
-    fn send(&mut self, to: Ident, sig: Sig) {
-        self.targets.send_logged(to.pid, to.starttime, sig);
-    }
 }
 
 fn push<'a>(fds: &mut Vec<PollFd<'a>>, fd: Option<BorrowedFd<'a>>) -> Option<usize> {
@@ -361,22 +394,4 @@ fn push<'a>(fds: &mut Vec<PollFd<'a>>, fd: Option<BorrowedFd<'a>>) -> Option<usi
         fds.push(PollFd::new(fd, PollFlags::POLLIN));
         fds.len() - 1
     })
-}
-
-/// After an internal error: SIGKILL the whole tree until it is empty, so
-/// that nothing outlives catchd's failure.
-fn emergency_stop(me: i32, children_files: bool) {
-    crate::error!("stopping every process under catchd after an internal error");
-    let mut targets = Targets::default();
-    let until = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < until {
-        let reaped = reaper::drain();
-        if reaped.as_ref().map_or(true, |r| r.no_children) {
-            return;
-        }
-        for p in proctree::scan(me, children_files).live() {
-            let _ = targets.send(p.pid, p.starttime, sig::KILL);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

@@ -7,6 +7,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
@@ -31,6 +32,31 @@ pub fn launch(program: &OsString, args: &[OsString], setup: ChildSetup) -> Resul
     }
 }
 
+/// `launch`, into the cgroup whose directory is `dir`: born in it
+/// (`clone3`), or on kernels before 5.7 moving itself in before exec
+/// (`setup.cgroup`).
+pub fn launch_in(
+    program: &OsString,
+    args: &[OsString],
+    setup: ChildSetup,
+    dir: RawFd,
+) -> Result<i32> {
+    let born_in = ChildSetup {
+        cgroup: None,
+        ..setup
+    };
+    match crate::clone3::launch_into(program, args, &born_in, dir) {
+        Ok(Some(pid)) => Ok(pid),
+        Ok(None) => {
+            crate::debug!(
+                "no clone3(CLONE_INTO_CGROUP): the launcher moves itself into the cgroup"
+            );
+            launch(program, args, setup)
+        }
+        Err(e) => Err(exec_error(program, e)),
+    }
+}
+
 pub fn exec_error(program: &OsString, e: io::Error) -> Error {
     let shown = program.to_string_lossy().into_owned();
     // execvp reports EACCES when PATH has an unreadable directory even if
@@ -38,6 +64,10 @@ pub fn exec_error(program: &OsString, e: io::Error) -> Error {
     let bare = !program.as_encoded_bytes().contains(&b'/');
     let nowhere = bare && crate::preflight::resolve(program).is_none();
     match e.raw_os_error() {
+        Some(sys::CGROUP_ENTRY_FAILED) => Error::Sys {
+            what: format!("run {shown} in the daemon's cgroup"),
+            source: io::Error::other("the kernel refused to move it there"),
+        },
         Some(libc::ENOENT) => Error::NotFound(shown),
         Some(libc::EACCES) if nowhere => Error::NotFound(shown),
         Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR | libc::ETXTBSY | libc::EPERM) => {

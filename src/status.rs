@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::proctree::Tree;
 use crate::state::{ChosenBy, Ident};
 use crate::sys::Exit;
+use crate::track::cgroup::Stats;
 use crate::verify::Check;
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -30,6 +31,8 @@ pub struct Document {
     pub pidfile: Option<Pidfile>,
     pub processes: Vec<Process>,
     pub last_exit: Option<LastExit>,
+    /// With `--cgroup`: the daemon's cgroup and what its controllers say.
+    pub cgroup: Option<Stats>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -84,6 +87,7 @@ pub struct Facts<'a> {
     pub last_exit: Option<(i32, Exit)>,
     /// The hold pipe's inode, to tell who still holds it.
     pub hold_inode: Option<u64>,
+    pub cgroup: Option<Stats>,
     /// "waiting for a listening socket on ...", while that holds ready back.
     pub waiting_for: Option<&'a str>,
 }
@@ -130,6 +134,7 @@ pub fn document(facts: &Facts<'_>) -> Document {
                 signal: Some(s.name()),
             },
         }),
+        cgroup: facts.cgroup.clone(),
     }
 }
 

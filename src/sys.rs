@@ -144,7 +144,14 @@ pub struct ChildSetup {
     pub hold: (RawFd, RawFd),
     /// With `--contain`: the init's report socket, and where it must land.
     pub report: Option<(RawFd, RawFd)>,
+    /// With `--cgroup`: the daemon's `cgroup.procs`, which the child
+    /// enters by writing "0" before exec.
+    pub cgroup: Option<RawFd>,
 }
+
+/// What the child reports when it could not enter the daemon's cgroup:
+/// an errno that exec never returns, so that it is not taken for 126.
+pub const CGROUP_ENTRY_FAILED: i32 = libc::EBADSLT;
 
 /// Put `from` on `to` without close-on-exec. Async-signal-safe.
 fn place(from: RawFd, to: RawFd) -> io::Result<()> {
@@ -168,6 +175,12 @@ fn place(from: RawFd, to: RawFd) -> io::Result<()> {
 /// Only async-signal-safe calls: dup2, fcntl, signal, setrlimit and the
 /// raw rt_sigprocmask.
 pub fn in_child(setup: &ChildSetup) -> io::Result<()> {
+    if let Some(fd) = setup.cgroup {
+        // SAFETY: write(2) on a plain descriptor from a static buffer.
+        if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
+            return Err(io::Error::from_raw_os_error(CGROUP_ENTRY_FAILED));
+        }
+    }
     place(setup.hold.0, setup.hold.1)?;
     if let Some((from, to)) = setup.report {
         place(from, to)?;

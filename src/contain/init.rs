@@ -78,6 +78,7 @@ fn init(argv: &[OsString]) -> Result<()> {
         nofile,
         hold: (hold_fd, hold_fd),
         report: None,
+        cgroup: None,
     };
     let launched = crate::spawn::launch(program, &argv[6..], setup);
     // The daemon holds the hold pipe, the init must not.

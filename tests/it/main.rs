@@ -5,6 +5,7 @@
 
 mod support;
 
+mod cgroup;
 mod cli;
 mod contain;
 mod examples;

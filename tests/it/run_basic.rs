@@ -232,26 +232,30 @@ fn ctxt_switches(pid: i32) -> u64 {
 
 #[test]
 fn a_quiet_daemon_costs_catchd_no_wakeups() {
+    quiet_daemon_costs_no_wakeups(&["--cgroup", "off"]);
+}
+
+/// Also run with `--cgroup on` (tests/it/cgroup.rs).
+pub fn quiet_daemon_costs_no_wakeups(extra: &[&str]) {
     let dir = TestDir::new("quiet");
     let f = forker();
     // The pidfile in a directory of its own: the report file's appends
     // must not count as events in the pidfile's directory.
     std::fs::create_dir(dir.file("run")).unwrap();
     let pidfile = dir.file("run/d.pid").display().to_string();
-    let mut c = Catchd::start(
-        &dir,
-        &[
-            "-v",
-            "--pidfile",
-            &pidfile,
-            "--",
-            &f,
-            "--pidfile",
-            &pidfile,
-            "--workers",
-            "2",
-        ],
-    );
+    let mut args = extra.to_vec();
+    args.extend([
+        "-v",
+        "--pidfile",
+        &pidfile,
+        "--",
+        &f,
+        "--pidfile",
+        &pidfile,
+        "--workers",
+        "2",
+    ]);
+    let mut c = Catchd::start(&dir, &args);
     c.wait_log("ready: main process PID");
     let report = dir.report();
     assert!(wait_until(LIMIT, || report

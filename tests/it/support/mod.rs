@@ -2,6 +2,7 @@
 //! observation, the daemons' report file, and a guard that SIGKILLs by
 //! recorded PID every process a test caused, even when it fails.
 
+pub mod cgroup;
 pub mod innocent;
 pub mod procs;
 mod report;
@@ -78,6 +79,19 @@ type Lines = Arc<(Mutex<(Vec<String>, bool)>, Condvar)>;
 thread_local! {
     /// Set by `with_contain`: every catchd this thread starts gets `--contain`.
     static CONTAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set by `both_modes!`: `--cgroup VALUE` for every catchd this thread starts.
+    static CGROUP: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Run a test body with `--cgroup off`, or (if this machine allows it)
+/// `--cgroup on` (issue 14: the run-mode tests in both tracking modes).
+pub fn with_cgroup(mode: &'static str, body: fn()) {
+    if mode == "on" && !cgroup::allowed("--cgroup on") {
+        return;
+    }
+    CGROUP.with(|c| c.set(Some(mode)));
+    body();
+    CGROUP.with(|c| c.set(None));
 }
 
 /// Run a test body again with `--contain` (issue 8: the run-mode tests,
@@ -112,14 +126,19 @@ pub fn namespaces_allowed(what: &str) -> bool {
     allowed
 }
 
-/// `plain` and `contained` tests from one body.
+/// `plain` (`--cgroup off`), `contained` (`--contain`) and `cgroup`
+/// (`--cgroup on`) tests from one body.
 #[macro_export]
 macro_rules! both_modes {
     ($($body:ident),* $(,)?) => {$(
         mod $body {
             #[test]
             fn plain() {
-                super::$body()
+                $crate::support::with_cgroup("off", super::$body)
+            }
+            #[test]
+            fn cgroup() {
+                $crate::support::with_cgroup("on", super::$body)
             }
             #[test]
             fn contained() {
@@ -154,6 +173,9 @@ impl Catchd {
         let mut cmd = Command::new(catchd_bin());
         if forced {
             cmd.arg("--contain");
+        }
+        if let Some(mode) = CGROUP.with(|c| c.get()) {
+            cmd.args(["--cgroup", mode]);
         }
         cmd.args(args);
         let mut c = Self::spawn(dir, cmd, false, tweak);
@@ -381,6 +403,11 @@ impl Drop for Catchd {
         // catchd lives it is the subreaper, so a process forked during the
         // clean-up is re-parented to it and found on the next round.
         let _ = self.try_wait();
+        let mut cgroups: Vec<String> = self
+            .leftovers()
+            .iter()
+            .filter_map(|&p| cgroup::of(p))
+            .collect();
         wait_until(LIMIT, || {
             let pids = self.leftovers();
             for &pid in &pids {
@@ -397,6 +424,9 @@ impl Drop for Catchd {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        cgroups.sort();
+        cgroups.dedup();
+        cgroup::remove_leftovers(&cgroups);
     }
 }
 
