@@ -44,7 +44,8 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         .pidfile
         .as_deref()
         .map(InstanceLock::acquire)
-        .transpose()?;
+        .transpose()?
+        .flatten();
     // Before the previous-instance check: an earlier catchd's leftovers
     // in the cgroup of the same name are stopped, not refused.
     let cgroup = track::setup(&cfg)?;
