@@ -88,7 +88,7 @@ pub fn build(cli: Cli) -> Result<Config> {
         program,
         args: args.collect(),
         pidfile: cli.pidfile,
-        start_timeout: parse_duration("--start-timeout", &cli.start_timeout)?,
+        start_timeout: parse_start_timeout(&cli.start_timeout)?,
         stop_timeout: parse_duration("--stop-timeout", &cli.stop_timeout)?,
         stop_signal: cli
             .stop_signal
@@ -112,32 +112,98 @@ pub fn build(cli: Cli) -> Result<Config> {
     }))
 }
 
-/// `90s`, `300ms`, `2m`, `1h`, `1.5s`, or a bare number of seconds.
+/// `90s`, `300ms`, `2m`, `1h`, `1.5s`, a sum of them (`1m30s`,
+/// `1h2m3.5s`), or a bare number of seconds.
 pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
     let bad = || {
         Error::usage(format!(
-            "{flag}: invalid duration {text:?}: expected a number with an optional unit ms, s, m or h (e.g. 300ms, 10s)"
+            "{flag}: invalid duration {text:?}: expected a number with a unit ms, s, m or h, or a sum like 1m30s (e.g. 300ms, 10s, 1m30s)"
         ))
     };
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale = match unit {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(bad()),
-    };
-    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+    let mut rest = text;
+    let mut total = 0.0_f64;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(split);
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            // A bare number is seconds, but only on its own.
+            "" if parts == 0 && tail.is_empty() => 1.0,
+            _ => return Err(bad()),
+        };
+        if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+            return Err(bad());
+        }
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        total += value * scale;
+        parts += 1;
+        rest = tail;
+    }
+    if parts == 0 {
         return Err(bad());
     }
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    Duration::try_from_secs_f64(value * scale)
+    Duration::try_from_secs_f64(total)
         .ok()
         .filter(|d| *d <= Duration::from_secs(365 * 24 * 3600))
         .ok_or_else(bad)
+}
+
+/// `--start-timeout 0` would give up before the daemon could start.
+fn parse_start_timeout(text: &str) -> Result<Duration> {
+    let d = parse_duration("--start-timeout", text)?;
+    if d.is_zero() {
+        return Err(Error::usage(format!(
+            "--start-timeout: {text:?} would give up before the daemon could start: expected a duration above 0 (e.g. 90s)"
+        )));
+    }
+    Ok(d)
+}
+
+/// Options that only audit mode takes; every option not listed here or in
+/// `EITHER_MODE` belongs to run mode.
+const AUDIT_ONLY: &[&str] = &["json", "expect_exe", "expect_name"];
+const EITHER_MODE: &[&str] = &[
+    "pidfile_check",
+    "name",
+    "quiet",
+    "verbose",
+    "help",
+    "version",
+];
+
+/// Each option given (`(id, as spelled)`) must belong to the chosen mode:
+/// one line naming the first that does not.
+pub fn check_mode(audit: bool, given: &[(String, String)]) -> Result<()> {
+    for (id, shown) in given {
+        let id = id.as_str();
+        if EITHER_MODE.contains(&id) {
+            continue;
+        }
+        match (audit, AUDIT_ONLY.contains(&id)) {
+            (true, false) => {
+                return Err(Error::usage(format!(
+                    "{shown} is a run-mode option: --pidfile-check (audit mode) does not take it"
+                )))
+            }
+            (false, true) => {
+                return Err(Error::usage(format!(
+                    "{shown} is an audit-mode option: it needs --pidfile-check (catchd --pidfile-check {shown} ... [PIDFILE...])"
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 pub fn parse_signal(flag: &str, text: &str) -> Result<Sig> {
@@ -195,6 +261,10 @@ mod tests {
         assert_eq!(ok("1.5s"), Duration::from_millis(1500));
         assert_eq!(ok("10"), Duration::from_secs(10));
         assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(ok("10m30s"), Duration::from_secs(630));
+        assert_eq!(ok("1h2m3.5s"), Duration::from_millis(3_723_500));
+        assert_eq!(ok("1s500ms"), Duration::from_millis(1500));
         for bad in [
             "",
             "s",
@@ -207,6 +277,11 @@ mod tests {
             "NaN",
             "10 s",
             "99999999h",
+            "1m30",
+            "30 1m",
+            "1m-30s",
+            "1mm",
+            "m30s",
         ] {
             let err = parse_duration("--stop-timeout", bad)
                 .unwrap_err()
@@ -216,6 +291,68 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn start_timeout_zero_is_refused_with_a_reason() {
+        let err = parse_start_timeout("0").unwrap_err().to_string();
+        assert!(
+            err.starts_with("--start-timeout: \"0\" would give up"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+        assert!(parse_start_timeout("0s").is_err() && parse_start_timeout("0ms").is_err());
+        assert_eq!(
+            parse_start_timeout("1m30s").unwrap(),
+            Duration::from_secs(90)
+        );
+        // A zero stop timeout stays valid: SIGKILL at once.
+        assert_eq!(
+            parse_duration("--stop-timeout", "0").unwrap(),
+            Duration::ZERO
+        );
+    }
+
+    fn given(opts: &[(&str, &str)]) -> Vec<(String, String)> {
+        opts.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn options_of_the_other_mode_are_refused() {
+        let err = check_mode(
+            true,
+            &given(&[("json", "--json"), ("stop_timeout", "--stop-timeout")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "--stop-timeout is a run-mode option: --pidfile-check (audit mode) does not take it"
+        );
+        let err = check_mode(false, &given(&[("json", "--json")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--json is an audit-mode option: it needs --pidfile-check"),
+            "{err}"
+        );
+        // An option added later and not listed belongs to run mode.
+        assert!(check_mode(true, &given(&[("cgroup", "--cgroup")])).is_err());
+        assert!(check_mode(false, &given(&[("cgroup", "--cgroup")])).is_ok());
+        let common = given(&[
+            ("quiet", "-q"),
+            ("name", "--name"),
+            ("pidfile_check", "--pidfile-check"),
+        ]);
+        assert!(check_mode(true, &common).is_ok());
+        assert!(check_mode(
+            false,
+            &given(&[("verbose", "-v"), ("pidfile", "--pidfile")])
+        )
+        .is_ok());
+        assert!(check_mode(true, &given(&[("expect_exe", "--expect-exe")])).is_ok());
     }
 
     #[test]

@@ -32,33 +32,52 @@ pub struct InstanceLock {
 impl InstanceLock {
     /// Take the lock for `pidfile`, or fail (125) naming the catchd that
     /// holds it.
-    pub fn acquire(pidfile: &Path) -> Result<InstanceLock> {
+    ///
+    /// `None`: the name is squatted by another, unprivileged user's process
+    /// that is not catchd. Abstract names carry no permissions, so any local
+    /// user could otherwise keep a root service from ever starting; catchd
+    /// says so and goes on without the lock (the previous-instance check
+    /// still runs).
+    pub fn acquire(pidfile: &Path) -> Result<Option<InstanceLock>> {
         let key = canonical(pidfile);
         let name = name(key.as_os_str().as_bytes());
         let shown = crate::escape::path(pidfile);
         let addr = UnixAddr::new_abstract(&name).map_err(|e| lock_error(&shown, e.into()))?;
         // A holder that exits between our bind and our question frees the
-        // name: try again, a few times.
-        for _ in 0..5 {
+        // name, and one that has bound but not yet listened refuses the
+        // question: try again, with a short back-off (this is set-up, before
+        // anything is launched; under load a holder can be preempted
+        // between bind and listen for milliseconds).
+        for attempt in 0..12u32 {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(7)));
+            }
             let fd = unix_socket().map_err(|e| lock_error(&shown, e))?;
             match socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) {
                 Ok(()) => {
                     socket::listen(&fd, Backlog::new(16).unwrap_or(Backlog::MAXCONN))
                         .map_err(|e| lock_error(&shown, e.into()))?;
                     crate::debug!("holding the instance lock for {shown}");
-                    return Ok(InstanceLock {
+                    return Ok(Some(InstanceLock {
                         listener: UnixListener::from(fd),
-                    });
+                    }));
                 }
                 Err(Errno::EADDRINUSE) => match holder(&addr) {
-                    Ok(pid) if is_catchd(pid) => {
+                    Ok((pid, _)) if is_catchd(pid) => {
                         return Err(Error::Refused(format!(
                             "another catchd (PID {pid}) already runs for the pidfile {shown}; not starting a second instance"
                         )))
                     }
                     // Abstract names carry no permissions: anyone may
                     // squat one. Say who, rather than blame a catchd.
-                    Ok(pid) => {
+                    Ok((pid, uid)) if uid != 0 && uid != rustix::process::geteuid().as_raw() => {
+                        crate::warn!(
+                            "the instance lock for the pidfile {shown} is squatted by PID {pid} ({}) of user {uid}, which is not catchd; going on without it",
+                            comm(pid)
+                        );
+                        return Ok(None);
+                    }
+                    Ok((pid, _)) => {
                         return Err(Error::Refused(format!(
                             "the instance lock for the pidfile {shown} is held by PID {pid} ({}), which is not catchd; not starting",
                             comm(pid)
@@ -111,12 +130,12 @@ fn unix_socket() -> io::Result<OwnedFd> {
     )?)
 }
 
-/// The PID of the process that bound `addr`, asked by connecting.
-fn holder(addr: &UnixAddr) -> std::result::Result<i32, Errno> {
+/// The PID and user of the process that bound `addr`, asked by connecting.
+fn holder(addr: &UnixAddr) -> std::result::Result<(i32, u32), Errno> {
     let fd = unix_socket().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
     socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), addr)?;
     let cred = socket::getsockopt(&fd, sockopt::PeerCredentials)?;
-    Ok(cred.pid())
+    Ok((cred.pid(), cred.uid()))
 }
 
 /// Whether `pid` runs the same executable as this catchd.
@@ -221,7 +240,7 @@ mod tests {
     fn a_second_holder_is_refused_naming_the_first() {
         let path =
             std::env::temp_dir().join(format!("catchd-lock-test-{}.pid", std::process::id()));
-        let first = InstanceLock::acquire(&path).unwrap();
+        let first = InstanceLock::acquire(&path).unwrap().unwrap();
         let Err(e) = InstanceLock::acquire(&path) else {
             panic!("a second lock was granted");
         };
@@ -233,7 +252,7 @@ mod tests {
         first.drain();
         drop(first);
         assert!(
-            InstanceLock::acquire(&path).is_ok(),
+            InstanceLock::acquire(&path).is_ok_and(|l| l.is_some()),
             "the lock outlived its holder"
         );
     }

@@ -1,5 +1,5 @@
-//! catchd: hold a self-daemonizing program in the foreground (SPEC §1), or
-//! judge PID files (SPEC §2).
+//! catchd: hold a self-daemonizing program in the foreground (run mode), or
+//! judge PID files (audit mode).
 //!
 //! Owns: parsing, picking the mode, and turning an `Error` or an outcome into
 //! the process's end. This is the only place where catchd exits.
@@ -43,7 +43,7 @@ mod watch;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::config::Config;
 use crate::error::Mode;
@@ -56,19 +56,25 @@ fn main() -> ExitCode {
     }
     let audit = argv.iter().any(|a| a == "--pidfile-check");
     let mode = if audit { Mode::Audit } else { Mode::Run };
-    let cli = match cli::Cli::try_parse_from(&argv) {
-        Ok(cli) => cli,
+    let parsed = cli::Cli::command()
+        .try_get_matches_from(&argv)
+        .and_then(|m| Ok((cli::given_options(&m), cli::Cli::from_arg_matches(&m)?)));
+    let (given, cli) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => return usage_error(e, mode),
     };
     let (name, level) = config::log_settings(&cli);
     log::init(&name, level);
-    let result = config::build(cli).and_then(|cfg| match cfg {
-        Config::Audit(cfg) => audit::run(cfg).map(exit::Ending::Code),
-        Config::Run(cfg) => {
-            let exit_128 = cfg.exit_128;
-            runloop::run(cfg).map(|outcome| exit::ending(outcome, exit_128))
-        }
-    });
+    let result = config::check_mode(audit, &given);
+    let result = result
+        .and_then(|()| config::build(cli))
+        .and_then(|cfg| match cfg {
+            Config::Audit(cfg) => audit::run(cfg).map(exit::Ending::Code),
+            Config::Run(cfg) => {
+                let exit_128 = cfg.exit_128;
+                runloop::run(cfg).map(|outcome| exit::ending(outcome, exit_128))
+            }
+        });
     match result {
         Ok(exit::Ending::Code(code)) => ExitCode::from(code),
         Ok(exit::Ending::Signal(sig, fallback)) => {
@@ -84,16 +90,31 @@ fn main() -> ExitCode {
 }
 
 /// clap's own errors: help and version exit 0; anything else is one line
-/// (clap's first) and 125 in run mode, 2 in audit mode.
+/// (clap's first, with its suggestion or the valid values where it has
+/// them) and 125 in run mode, 2 in audit mode.
 fn usage_error(e: clap::Error, mode: Mode) -> ExitCode {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
     let rendered = e.render().to_string();
     let first = rendered.lines().next().unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    error!("{first} (see catchd --help)");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let values = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    let mut suggested = values(ContextKind::SuggestedArg);
+    suggested.extend(values(ContextKind::SuggestedValue));
+    if !suggested.is_empty() {
+        line.push_str(&format!("; did you mean {}?", suggested.join(" or ")));
+    }
+    let valid = values(ContextKind::ValidValue);
+    if !valid.is_empty() {
+        line.push_str(&format!("; expected one of: {}", valid.join(", ")));
+    }
+    error!("{line} (see catchd --help)");
     ExitCode::from(error::Error::usage("").exit_code(mode))
 }

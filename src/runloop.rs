@@ -44,7 +44,8 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         .pidfile
         .as_deref()
         .map(InstanceLock::acquire)
-        .transpose()?;
+        .transpose()?
+        .flatten();
     // Before the previous-instance check: an earlier catchd's leftovers
     // in the cgroup of the same name are stopped, not refused.
     let cgroup = track::setup(&cfg)?;
@@ -131,9 +132,13 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         check: None,
         hold_inode: hold.inode(),
         lock,
+<<<<<<< HEAD
         last_scan: None,
         scan_due: None,
         reap_more: false,
+=======
+        blocked: None,
+>>>>>>> main
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -156,12 +161,17 @@ struct Loop<'a> {
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
     lock: Option<InstanceLock>,
+<<<<<<< HEAD
     /// When the tree was last scanned, and when a scan skipped while
     /// stopping is due (`SCAN_EVERY`).
     last_scan: Option<Instant>,
     scan_due: Option<Instant>,
     /// The last turn's reaping stopped at its batch size.
     reap_more: bool,
+=======
+    /// A main process that blocked the stop signal, to be looked at again.
+    blocked: Option<crate::stopwarn::Blocked>,
+>>>>>>> main
 }
 
 /// While stopping, at most one scan this often for turns that only reaped.
@@ -195,9 +205,15 @@ impl Loop<'_> {
                     continue;
                 }
             }
+<<<<<<< HEAD
             let deadline = match (self.state.next_deadline(), self.scan_due) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
+=======
+            let deadline = match (self.state.next_deadline(), self.blocked.as_ref()) {
+                (Some(d), Some(b)) => Some(d.min(b.due())),
+                (d, b) => d.or(b.map(|b| b.due())),
+>>>>>>> main
             };
             let main = self.state.main();
             let (main_fd, events) = self.tracker.fds(main);
@@ -337,6 +353,15 @@ impl Loop<'_> {
         mut watch: Option<&mut PidfileWatch>,
         quick: bool,
     ) -> Result<Option<Outcome>> {
+        if self
+            .blocked
+            .as_ref()
+            .is_some_and(|b| Instant::now() >= b.due())
+        {
+            if let Some(b) = self.blocked.take() {
+                b.check(Instant::now());
+            }
+        }
         let mut reaped = reaper::drain()?;
         self.reap_more = reaped.more;
         if quick && self.contained.is_none() && !reaped.no_children {
@@ -413,7 +438,8 @@ impl Loop<'_> {
             match action {
                 Action::Send { to, sig } => sends.push((to, sig)),
                 Action::WarnIfIgnored { to, sig, kill_in } => {
-                    crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in)
+                    self.blocked =
+                        crate::stopwarn::warn_if_ignored(to.pid, sig, kill_in, Instant::now());
                 }
                 Action::Ready => ready = true,
                 Action::Probe => {

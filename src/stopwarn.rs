@@ -1,11 +1,14 @@
 //! The warning as a stop starts (SPEC §1.3): a main process that ignores or
-//! blocks the stop signal will only end by SIGKILL, so catchd says so at
-//! once instead of waiting the whole stop timeout without a word.
+//! blocks the stop signal will only end by SIGKILL, so catchd says so
+//! instead of waiting the whole stop timeout without a word. Ignoring is
+//! told at once; blocking only once the signal has stayed pending for half
+//! the stop timeout (at most 1 s), since daemons that take their signals
+//! with sigwait or a signalfd block them on purpose and may just be busy.
 //!
 //! Owns: reading the main process's signal masks and the warning's words.
 //! Must not signal or decide when the stop begins (`state` does).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sig::Sig;
 use std::fs;
@@ -22,56 +25,80 @@ pub fn disregard(ignored: u64, blocked: u64, sig: Sig) -> Option<&'static str> {
     }
 }
 
-pub fn warn_if_ignored(pid: i32, sig: Sig, kill_in: Duration) {
-    let Some((ignored, blocked)) = signal_masks(pid) else {
-        return;
-    };
-    match disregard(ignored, blocked, sig) {
-        Some("ignores") => {
-            crate::warn!("main process PID {pid} ignores {sig}: SIGKILL in {kill_in:?}")
+/// Warn at once about a main process that ignores `sig`. One that only
+/// blocks it may be taking it with sigwait or a signalfd and merely be busy
+/// for a moment: that is judged later, by [`Blocked::check`].
+pub fn warn_if_ignored(pid: i32, sig: Sig, kill_in: Duration, now: Instant) -> Option<Blocked> {
+    let m = masks(pid)?;
+    match disregard(m.ignored, m.blocked, sig)? {
+        "ignores" => {
+            crate::warn!("main process PID {pid} ignores {sig}: SIGKILL in {kill_in:?}");
+            None
         }
-        // Daemons that read their signals from a signalfd or sigwait block
-        // them on purpose: only a process known to do neither is named.
-        Some(verb) if !may_take_blocked_signals(pid) => {
-            crate::warn!("main process PID {pid} {verb} {sig}: SIGKILL in {kill_in:?}")
-        }
-        _ => {}
+        _ => Some(Blocked {
+            pid,
+            sig,
+            due: now + (kill_in / 2).min(Duration::from_secs(1)),
+            kill_at: now + kill_in,
+        }),
     }
 }
 
-/// The signals `pid` ignores and its first thread blocks, from
-/// /proc/PID/status (`SigIgn`, `SigBlk`), as bit masks (bit N-1 = signal N).
-pub fn signal_masks(pid: i32) -> Option<(u64, u64)> {
+/// A main process that blocked the stop signal when the stop began.
+pub struct Blocked {
+    pid: i32,
+    sig: Sig,
+    due: Instant,
+    kill_at: Instant,
+}
+
+impl Blocked {
+    /// When to look again.
+    pub fn due(&self) -> Instant {
+        self.due
+    }
+
+    /// Still blocked and still pending (nobody took it, by sigwait, a
+    /// signalfd or a handler): then it will only end by SIGKILL.
+    pub fn check(self, now: Instant) {
+        let Some(m) = masks(self.pid) else {
+            return;
+        };
+        if disregard(0, m.blocked & m.pending, self.sig).is_some() {
+            let left = self.kill_at.saturating_duration_since(now).as_millis();
+            let left = Duration::from_millis(u64::try_from(left).unwrap_or(u64::MAX));
+            crate::warn!(
+                "main process PID {} blocks {}: SIGKILL in {left:?}",
+                self.pid,
+                self.sig
+            );
+        }
+    }
+}
+
+/// Signal masks of `pid` from /proc/PID/status, as bit masks (bit N-1 =
+/// signal N).
+struct Masks {
+    /// `SigIgn`.
+    ignored: u64,
+    /// `SigBlk`, of its first thread.
+    blocked: u64,
+    /// `ShdPnd` (the whole process's) with `SigPnd` (its first thread's).
+    pending: u64,
+}
+
+fn masks(pid: i32) -> Option<Masks> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
     };
-    Some((field("SigIgn:")?, field("SigBlk:")?))
-}
-
-/// Whether `pid` may take blocked signals on purpose: it holds a
-/// signalfd, or one of its threads waits in sigwait (`do_sigtimedwait` in
-/// its `wchan`), or that cannot be told (`wchan` unreadable).
-pub fn may_take_blocked_signals(pid: i32) -> bool {
-    let signalfd = fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-        fds.flatten().any(|fd| {
-            fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]")
-        })
-    });
-    if signalfd {
-        return true;
-    }
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-        return true;
-    };
-    tasks
-        .flatten()
-        .any(|task| match fs::read_to_string(task.path().join("wchan")) {
-            Ok(w) => w.contains("sigtimedwait") || w.trim() == "0" || w.is_empty(),
-            Err(_) => true,
-        })
+    Some(Masks {
+        ignored: field("SigIgn:")?,
+        blocked: field("SigBlk:")?,
+        pending: field("ShdPnd:")? | field("SigPnd:")?,
+    })
 }
 
 #[cfg(test)]

@@ -30,11 +30,14 @@ sleeper=
 trap 'echo "demo-legacyd: reloading" >&2' HUP
 # On stop, end the whole process group (this shell leads its own session
 # and group, and its background `sleep` is in it), with TERM ignored here
-# first so that only the sleep dies of it; then exit 0.
+# first so that only the sleep dies of it; then exit 0. The sleep is also
+# SIGKILLed by PID ($!): a TERM that reaches it between fork and exec can be
+# lost with the shell's reset traps, and then it would outlive the demo.
 trap 'echo "demo-legacyd: stopping" >&2
       rm -f "$pidfile"
       trap "" TERM
       kill -TERM 0 2>/dev/null
+      [ -z "$!" ] || kill -KILL "$!" 2>/dev/null
       exit 0' TERM INT
 
 if ! { echo "$$" >"$pidfile.tmp" && mv -f "$pidfile.tmp" "$pidfile"; }; then

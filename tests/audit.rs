@@ -305,6 +305,58 @@ fn invalid_contents() {
     assert!(row(&rows, &files[0])["pid"].is_null());
 }
 
+/// A file with three findings: each on a line of its own under the
+/// file's row, none past 120 columns.
+#[test]
+fn table_shows_three_findings_within_120_columns() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root to chown");
+        return;
+    }
+    let dir = Dir::new("three-findings");
+    let p = Proc::sleeper();
+    let sub = dir.0.join("shared");
+    fs::create_dir(&sub).unwrap();
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o777)).unwrap();
+    let file = sub.join("three.pid");
+    fs::write(&file, format!("{}\n", p.pid())).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o666)).unwrap();
+    std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+    let (_, rows) = audit(&[], &[&file]);
+    let detail = rows[0]["detail"].as_str().unwrap();
+    for finding in ["mode 0666", "owned by uid 65534", "mode 0777"] {
+        assert!(detail.contains(finding), "{finding}: {detail}");
+    }
+    let run = catchd([&file]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines.iter().all(|l| l.chars().count() <= 120),
+        "{}",
+        run.stdout
+    );
+    let rows_shown = lines.iter().filter(|l| !l.starts_with(' ')).count();
+    assert_eq!(rows_shown, 2, "header and one row: {}", run.stdout);
+    // Each finding starts a line of its own (continuations are indented
+    // two more than the findings).
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let first = lines
+        .iter()
+        .filter(|l| l.starts_with(' '))
+        .map(|l| indent(l))
+        .min()
+        .unwrap_or(0);
+    for finding in ["file mode 0666", "file is owned by uid 65534", "directory"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| indent(l) == first && l.trim_start().starts_with(finding)),
+            "{finding} does not start a line: {}",
+            run.stdout
+        );
+    }
+}
+
 #[test]
 fn table_has_a_header_and_one_aligned_line_per_file() {
     let dir = Dir::new("table");
@@ -313,7 +365,9 @@ fn table_has_a_header_and_one_aligned_line_per_file() {
     let stale = dir.pidfile("a-longer-name-stale.pid", dead_pid());
     let run = catchd([&ok, &stale]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    let lines: Vec<&str> = run.stdout.lines().collect();
+    // One row per file; a finding too long for the width wraps onto lines
+    // that start blank.
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(lines.len(), 3, "{}", run.stdout);
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(header, ["PIDFILE", "PID", "VERDICT", "DETAIL"]);
@@ -329,7 +383,20 @@ fn table_has_a_header_and_one_aligned_line_per_file() {
     let ok_line = lines.iter().find(|l| l.contains("/ok.pid")).unwrap();
     assert_eq!(at(lines[0], "VERDICT"), at(stale_line, "stale"));
     assert_eq!(at(lines[0], "VERDICT"), at(ok_line, "ok"));
-    assert_eq!(at(lines[0], "DETAIL"), at(ok_line, "pid"));
+    // DETAIL beside the row, or (when the path leaves too little room)
+    // on the next line, indented four.
+    if ok_line.contains("  pid ") {
+        assert_eq!(at(lines[0], "DETAIL"), at(ok_line, "pid"));
+    } else {
+        let all: Vec<&str> = run.stdout.lines().collect();
+        let i = all.iter().position(|l| l == ok_line).unwrap();
+        assert!(all[i + 1].starts_with("    pid "), "{}", run.stdout);
+    }
+    assert!(
+        run.stdout.lines().all(|l| l.chars().count() <= 120),
+        "{}",
+        run.stdout
+    );
     // PIDs are right-aligned under the header's end.
     let pid = p.pid().to_string();
     assert_eq!(

@@ -1,5 +1,5 @@
 //! Audit output: the aligned table (PIDFILE, PID, VERDICT, DETAIL) or, with
-//! `--json`, one JSON array (SPEC §2).
+//! `--json`, one JSON array (the README's audit mode).
 //!
 //! Owns: the `Row` shown per file, its rendering, and the timestamp format
 //! (RFC 3339, UTC, whole seconds). Must not judge: rows arrive complete.
@@ -62,39 +62,93 @@ pub fn json(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
     writeln!(out)
 }
 
-/// Columns padded to the widest cell; DETAIL last and unpadded. Paths and
-/// details come from the file system, so control characters are escaped.
+/// The widest line the table aims for (a path longer than that still
+/// shows whole).
+const WIDTH: usize = 120;
+
+/// Columns padded to the widest cell; DETAIL last: one finding per line,
+/// the first on the file's row, each wrapped at word boundaries so that no
+/// line passes `WIDTH` (continuations indented two more). When the other
+/// columns leave DETAIL too little room, the findings go under the row,
+/// indented four. Paths and details come from the file system, so control
+/// characters are escaped.
 pub fn table(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
-    let mut cells = vec![[
-        "PIDFILE".to_string(),
-        "PID".into(),
-        "VERDICT".into(),
-        "DETAIL".into(),
-    ]];
+    let mut cells = vec![(
+        ["PIDFILE".to_string(), "PID".into(), "VERDICT".into()],
+        vec!["DETAIL".to_string()],
+    )];
     for r in rows {
         let mut verdict: Vec<&str> = r.verdicts.iter().map(|v| v.as_str()).collect();
         if r.error.is_some() {
             verdict.push("error");
         }
-        cells.push([
-            crate::escape::path(&r.path),
-            r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-            verdict.join(","),
-            printable(&r.details.join("; ")),
-        ]);
+        cells.push((
+            [
+                crate::escape::path(&r.path),
+                r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                verdict.join(","),
+            ],
+            r.details.iter().map(|d| printable(d)).collect(),
+        ));
     }
     let width = |col: usize| {
         cells
             .iter()
-            .map(|c| c[col].chars().count())
+            .map(|c| c.0[col].chars().count())
             .max()
             .unwrap_or(0)
     };
     let (w0, w1, w2) = (width(0), width(1), width(2));
-    for [path, pid, verdict, detail] in &cells {
-        writeln!(out, "{path:<w0$}  {pid:>w1$}  {verdict:<w2$}  {detail}")?;
+    let column = w0 + w1 + w2 + 6;
+    let beside = column + 50 <= WIDTH;
+    for ([path, pid, verdict], details) in &cells {
+        let head = format!("{path:<w0$}  {pid:>w1$}  {verdict:<w2$}");
+        let indent = if beside { column } else { 4 };
+        let mut lines = Vec::new();
+        for detail in details {
+            for (i, part) in wrap(detail, WIDTH - indent - 2).into_iter().enumerate() {
+                let extra = if i == 0 { 0 } else { 2 };
+                lines.push(format!("{:indent$}{part}", "", indent = indent + extra));
+            }
+        }
+        match (beside, lines.first_mut()) {
+            (true, Some(first)) => {
+                writeln!(out, "{head}  {}", first.trim_start())?;
+                lines.remove(0);
+            }
+            // The header names the DETAIL column in either layout.
+            (false, Some(first)) if path == "PIDFILE" => {
+                writeln!(out, "{head}  {}", first.trim_start())?;
+                lines.remove(0);
+            }
+            _ => writeln!(out, "{}", head.trim_end())?,
+        }
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(())
+}
+
+/// `text` cut at spaces into pieces of at most `width` characters (a
+/// single longer word stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Escape control characters so one file is always one line.
@@ -133,6 +187,73 @@ mod tests {
         assert_eq!(col(lines[0], "VERDICT"), col(lines[1], "ok"));
         assert_eq!(col(lines[0], "VERDICT"), col(lines[2], "invalid"));
         assert_eq!(col(lines[0], "DETAIL"), col(lines[1], "fine"));
+    }
+
+    #[test]
+    fn three_findings_are_three_lines_within_the_width() {
+        let long = "file sits in shared sticky directory /run/lock but is owned by uid 65534, \
+                    not root or the process's uid; anyone could have planted it: move it to a \
+                    private directory";
+        let mut r = row(
+            "/run/lock/legacyd.pid",
+            Some(17373),
+            Verdict::Unsafe,
+            "first finding",
+        );
+        r.verdicts.push(Verdict::Reused);
+        r.details.push("second finding".into());
+        r.details.push(long.into());
+        let mut out = Vec::new();
+        table(&[r], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH), "{text}");
+        let detail = lines[0].find("DETAIL").unwrap();
+        assert!(
+            lines[1].starts_with("/run/lock/legacyd.pid") && lines[1].ends_with("  first finding")
+        );
+        assert_eq!(lines[2].find("second finding"), Some(detail), "{text}");
+        assert_eq!(lines[3].find("file sits"), Some(detail), "{text}");
+        assert_eq!(
+            lines[4].find(|c: char| c != ' '),
+            Some(detail + 2),
+            "{text}"
+        );
+        assert!(lines.len() >= 5, "{text}");
+        let rejoined = lines[3..]
+            .iter()
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(rejoined, long);
+    }
+
+    #[test]
+    fn a_long_path_puts_the_findings_under_its_row() {
+        let path = format!("/run/{}/x.pid", "d".repeat(90));
+        let r = row(
+            &path,
+            Some(5),
+            Verdict::Stale,
+            "pid 5 is not running: remove it",
+        );
+        let mut out = Vec::new();
+        table(&[r], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("VERDICT  DETAIL"), "{text}");
+        assert!(
+            lines[1].starts_with("/run/ddd") && lines[1].ends_with("stale"),
+            "{text}"
+        );
+        assert_eq!(lines[2], "    pid 5 is not running: remove it");
+    }
+
+    #[test]
+    fn wrap_keeps_every_word() {
+        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(wrap("", 4), [""]);
+        assert_eq!(wrap("toolongword x", 4), ["toolongword", "x"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The README's recipes are files under examples/, and the tests use them
-//! (issue 4). This module covers the systemd unit; the supervisor recipes
+//! The README's recipes are files under examples/, and the tests use them.
+//! This module covers the systemd unit; the supervisor recipes
 //! are driven by their real supervisors elsewhere.
 
 use std::os::unix::net::UnixDatagram;

@@ -1,5 +1,5 @@
 //! catchd's integration tests: the built binary against real process trees
-//! made of the fake legacy daemons in `test-daemons/` (ARCHITECTURE §3).
+//! made of the fake legacy daemons in `test-daemons/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
@@ -7,6 +7,7 @@ mod support;
 
 mod cgroup;
 mod churn;
+mod cli;
 mod contain;
 mod examples;
 mod faults;
@@ -15,6 +16,7 @@ mod listening_hostile;
 mod notify;
 mod one_instance;
 mod pidfile_judging;
+mod readme;
 mod real;
 mod resilience;
 mod run_basic;

@@ -202,3 +202,61 @@ fn a_squatted_lock_name_is_reported_as_not_catchd() {
     assert!(!log.contains("started "), "{log}");
     assert!(!std::path::Path::new(&pf).exists(), "the daemon ran");
 }
+
+/// A squatter of another, unprivileged user cannot keep the service from
+/// starting: catchd names it in a warning and goes on without the lock.
+#[test]
+fn a_lock_name_squatted_by_another_user_is_warned_about_and_the_daemon_starts() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root to run the squatter as nobody");
+        return;
+    }
+    let dir = TestDir::new("squat-other");
+    let pf = dir.file("d.pid").display().to_string();
+    let name = format!(
+        "catchd/pidfile:{}/d.pid",
+        std::fs::canonicalize(&dir.path).unwrap().display()
+    );
+    // perl binds the abstract name as nobody, says so, then waits.
+    let script = r#"use Socket; socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die; bind($s, pack_sockaddr_un("\0" . $ARGV[0])) or die "bind: $!"; listen($s, 1) or die; $| = 1; print "bound\n"; sleep 1000"#;
+    let mut squatter = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .args(["perl", "-e", script, &name])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = [0u8; 6];
+    squatter
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut line)
+        .unwrap();
+    assert_eq!(&line, b"bound\n");
+    let squatter_pid = squatter.id() as i32;
+    let _guard = Guard(vec![squatter], vec![]);
+    let mut c = Catchd::start(
+        &dir,
+        &[
+            "--pidfile",
+            &pf,
+            "--stop-timeout",
+            "2s",
+            "--",
+            "sh",
+            "-c",
+            "echo $$ > \"$0\"; exec sleep 1000",
+            &pf,
+        ],
+    );
+    let warning = c.wait_log("squatted by PID");
+    assert!(
+        warning.contains(&format!("squatted by PID {squatter_pid} (perl)"))
+            && warning.contains("going on without it"),
+        "{warning}"
+    );
+    c.wait_log("main process is PID");
+    c.signal(libc::SIGTERM);
+    let st = c.wait_exit();
+    assert_eq!(signal_of(st), Some(libc::SIGTERM), "{}", c.log());
+}

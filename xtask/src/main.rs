@@ -1,20 +1,33 @@
-//! `cargo run -p xtask -- man|completions [DIR]`: write catchd's man page
-//! (`catchd.1`) or its shell completions (bash, zsh, fish) into DIR
-//! (default `target/dist`), generated from the very clap definition the
-//! binary parses with (`src/cli.rs`, included below), so they cannot drift.
+//! `cargo xtask TASK [DIR]` (an alias of `cargo run -p xtask --`):
 //!
-//! Owns: generation only. Kept out of the catchd binary so that catchd
-//! carries neither clap_mangen nor clap_complete.
+//! - `man [DIR]`: catchd's man page `catchd.1`;
+//! - `completions [DIR]`: bash, zsh and fish completions;
+//! - `dist [DIR]`: a static release binary (glibc, `+crt-static`), checked
+//!   to have no program interpreter, plus the man page and completions;
+//! - `deb`: `dist`, then the Debian package with cargo-deb (which must be
+//!   installed), into `target/debian/`.
+//!
+//! DIR defaults to `target/dist`. The man page and completions come from the
+//! very clap definition the binary parses with (`src/cli.rs`, included
+//! below), so they cannot drift.
+//!
+//! Owns: generation and packaging only. Kept out of the catchd binary so
+//! that catchd carries neither clap_mangen nor clap_complete.
 
 #[allow(dead_code)]
 #[path = "../../src/cli.rs"]
 mod cli;
+mod man;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use clap::CommandFactory;
 use clap_complete::Shell;
+
+/// The target the static binary is built for; explicit, so that RUSTFLAGS
+/// (`+crt-static`) reach catchd but not build scripts and proc macros.
+const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,38 +36,171 @@ fn main() -> ExitCode {
         [what, dir] => (what.as_str(), PathBuf::from(dir)),
         _ => return usage(),
     };
-    let result = std::fs::create_dir_all(&dir).and_then(|()| match what {
-        "man" => man(&dir),
-        "completions" => completions(&dir),
-        _ => Err(std::io::Error::other("unknown task")),
-    });
+    let result = match what {
+        "man" => std::fs::create_dir_all(&dir).and_then(|()| man(&dir)),
+        "completions" => std::fs::create_dir_all(&dir).and_then(|()| completions(&dir)),
+        "dist" => dist(&dir),
+        "deb" => dist(&dir).and_then(|()| deb()),
+        _ => return usage(),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.to_string() == "unknown task" => usage(),
         Err(e) => {
-            eprintln!("xtask: unable to write into {}: {e}", dir.display());
+            eprintln!("xtask {what}: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo run -p xtask -- man|completions [DIR]");
+    eprintln!("usage: cargo xtask man|completions|dist|deb [DIR]");
     ExitCode::from(2)
 }
 
 fn man(dir: &Path) -> std::io::Result<()> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(cli::Cli::command()).render(&mut out)?;
-    std::fs::write(dir.join("catchd.1"), out)?;
-    println!("{}", dir.join("catchd.1").display());
+    man::render(cli::Cli::command(), &mut out)?;
+    let path = dir.join("catchd.1");
+    std::fs::write(&path, out)?;
+    println!("{}", path.display());
     Ok(())
 }
+
+/// After `--`, bash completes a command and then that command's own
+/// arguments (bash-completion's `_command_offset`, or command names alone
+/// without it); before it, clap's completion of catchd's options.
+const BASH_COMMAND: &str = r#"
+_catchd_command() {
+    local i
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        if [[ ${COMP_WORDS[i]} == -- ]]; then
+            if declare -F _command_offset >/dev/null; then
+                _command_offset $((i + 1))
+            elif (( COMP_CWORD == i + 1 )); then
+                COMPREPLY=($(compgen -c -- "${COMP_WORDS[COMP_CWORD]}"))
+            else
+                COMPREPLY=($(compgen -f -- "${COMP_WORDS[COMP_CWORD]}"))
+            fi
+            return 0
+        fi
+    done
+    _catchd "$@"
+}
+complete -F _catchd_command -o bashdefault -o default catchd
+"#;
+
+/// fish: after `--`, a command name, then that command's own completions.
+const FISH_COMMAND: &str = r#"
+function __catchd_after_dashdash
+    set -l tokens (commandline -opc)
+    set -l i (contains -i -- -- $tokens); or return 1
+    set -l rest $tokens[(math $i + 1)..-1]
+    if test (count $rest) -eq 0
+        __fish_complete_command
+    else
+        complete -C (string join -- ' ' (string escape -- $rest) (commandline -ct))
+    end
+end
+complete -c catchd -n 'contains -- -- (commandline -opc)' -f -a '(__catchd_after_dashdash)'
+"#;
 
 fn completions(dir: &Path) -> std::io::Result<()> {
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         let path = clap_complete::generate_to(shell, &mut cli::Cli::command(), "catchd", dir)?;
+        let extra = match shell {
+            Shell::Bash => BASH_COMMAND,
+            Shell::Fish => FISH_COMMAND,
+            _ => "",
+        };
+        if !extra.is_empty() {
+            let mut script = std::fs::read_to_string(&path)?;
+            script.push_str(extra);
+            std::fs::write(&path, script)?;
+        }
         println!("{}", path.display());
     }
     Ok(())
+}
+
+fn run(cmd: &mut Command) -> std::io::Result<()> {
+    let status = cmd.status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("{cmd:?} failed: {status}")))
+    }
+}
+
+/// The static binary, its man page and completions, into DIR.
+fn dist(dir: &Path) -> std::io::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "catchd",
+            "--target",
+            TARGET,
+        ])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols"))?;
+    let built = Path::new("target").join(TARGET).join("release/catchd");
+    let elf = std::fs::read(&built)?;
+    if has_interpreter(&elf)? {
+        return Err(std::io::Error::other(format!(
+            "{} is dynamically linked: it names a program interpreter",
+            built.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)?;
+    let dest = dir.join("catchd");
+    std::fs::copy(&built, &dest)?;
+    println!("{} ({} bytes, static)", dest.display(), elf.len());
+    man(dir)?;
+    completions(dir)
+}
+
+/// Whether an ELF64 little-endian file has a PT_INTERP program header (a
+/// dynamic executable does; a static or static-pie one does not).
+fn has_interpreter(elf: &[u8]) -> std::io::Result<bool> {
+    let bad = || std::io::Error::other("not a 64-bit little-endian ELF file");
+    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    if elf.get(..6) != Some(b"\x7fELF\x02\x01") {
+        return Err(bad());
+    }
+    let phoff = u64_at(0x20).ok_or_else(bad)? as usize;
+    let phentsize = u16_at(0x36).ok_or_else(bad)? as usize;
+    let phnum = u16_at(0x38).ok_or_else(bad)? as usize;
+    for i in 0..phnum {
+        let p_type = elf
+            .get(phoff + i * phentsize..phoff + i * phentsize + 4)
+            .ok_or_else(bad)?;
+        if p_type == 3u32.to_le_bytes() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The Debian package of the static binary, with the man page and the
+/// completions `dist` wrote (Cargo.toml's `[package.metadata.deb]` names
+/// them under target/dist).
+fn deb() -> std::io::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(Command::new(cargo).args([
+        "deb",
+        "--locked",
+        "-p",
+        "catchd",
+        "--no-build",
+        "--target",
+        TARGET,
+    ]))
 }

@@ -1,4 +1,4 @@
-//! catchd around real Debian daemons (issue 5): nginx, memcached and
+//! catchd around real Debian daemons: nginx, memcached and
 //! redis-server, each started the way it daemonizes by default, from a
 //! private config in its own test directory (own pidfile, own log) and on a
 //! 127.0.0.1 port chosen free at run time. A test whose daemon is not
@@ -11,6 +11,7 @@
 //! at the end if it is still there, even when the test fails.
 
 mod backend;
+mod container;
 mod memcached;
 mod nginx;
 mod ready_when;

@@ -17,13 +17,33 @@ pub fn stat(pid: i32) -> Option<(char, i32, u64, String)> {
     Some((state, ppid, starttime, comm))
 }
 
-/// Exists and is not a zombie.
+/// Exists and is not a zombie (a zombie leader with live threads is alive).
 pub fn alive(pid: i32) -> bool {
-    stat(pid).is_some_and(|(state, ..)| state != 'Z' && state != 'X')
+    stat(pid).is_some_and(|(state, ..)| !dead(state) || any_thread_alive(pid))
 }
 
+/// A zombie with no thread left running: a process whose first thread
+/// exited while others run shows `Z` too, yet is alive.
 pub fn is_zombie(pid: i32) -> bool {
-    stat(pid).is_some_and(|(state, ..)| state == 'Z')
+    stat(pid).is_some_and(|(state, ..)| state == 'Z') && !any_thread_alive(pid)
+}
+
+fn dead(state: char) -> bool {
+    state == 'Z' || state == 'X'
+}
+
+/// Whether any thread of `pid` is not a zombie (its /proc/PID/task).
+fn any_thread_alive(pid: i32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        fs::read_to_string(t.path().join("stat")).is_ok_and(|text| {
+            text.rfind(')')
+                .and_then(|close| text[close + 2..].chars().next())
+                .is_some_and(|state| !dead(state))
+        })
+    })
 }
 
 /// Every process whose parent is `ppid` (a full /proc scan).
