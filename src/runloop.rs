@@ -132,13 +132,10 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         check: None,
         hold_inode: hold.inode(),
         lock,
-<<<<<<< HEAD
         last_scan: None,
         scan_due: None,
         reap_more: false,
-=======
         blocked: None,
->>>>>>> main
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {
@@ -161,17 +158,14 @@ struct Loop<'a> {
     check: Option<verify::Check>,
     hold_inode: Option<u64>,
     lock: Option<InstanceLock>,
-<<<<<<< HEAD
     /// When the tree was last scanned, and when a scan skipped while
     /// stopping is due (`SCAN_EVERY`).
     last_scan: Option<Instant>,
     scan_due: Option<Instant>,
-    /// The last turn's reaping stopped at its batch size.
+    /// The last turn's reaping stopped at its time budget.
     reap_more: bool,
-=======
     /// A main process that blocked the stop signal, to be looked at again.
     blocked: Option<crate::stopwarn::Blocked>,
->>>>>>> main
 }
 
 /// While stopping, at most one scan this often for turns that only reaped.
@@ -205,16 +199,14 @@ impl Loop<'_> {
                     continue;
                 }
             }
-<<<<<<< HEAD
-            let deadline = match (self.state.next_deadline(), self.scan_due) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-=======
-            let deadline = match (self.state.next_deadline(), self.blocked.as_ref()) {
-                (Some(d), Some(b)) => Some(d.min(b.due())),
-                (d, b) => d.or(b.map(|b| b.due())),
->>>>>>> main
-            };
+            let deadline = [
+                self.state.next_deadline(),
+                self.scan_due,
+                self.blocked.as_ref().map(|b| b.due()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let main = self.state.main();
             let (main_fd, events) = self.tracker.fds(main);
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
