@@ -303,7 +303,8 @@ static int cmd_floor(int argc, char **argv) {
 
 /* ---- runonce -------------------------------------------------------------
  * fork + exec CMD, wait for it through a pidfd with a deadline (SIGKILL on
- * expiry). Prints "ns STATUS" (STATUS -1 if the deadline hit). */
+ * expiry). Prints "ns STATUS CPU_NS" (STATUS -1 if the deadline hit; CPU_NS
+ * the child's own CPU time, -1 if unknown). */
 
 static int cmd_runonce(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "--")) {
@@ -332,10 +333,20 @@ static int cmd_runonce(int argc, char **argv) {
             return 1;
         }
     }
+    long long t1 = now_ns();
+    /* The child's own CPU time, read while it is a zombie (its reaped
+     * children's time, which wait4 would add, excluded). */
+    long long cpu = -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)c);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%lld", &cpu) != 1) cpu = -1;
+        fclose(f);
+    }
     while (waitpid(c, &st, 0) < 0 && errno == EINTR) {
     }
-    long long t1 = now_ns();
-    printf("%lld %d\n", t1 - t0, st);
+    printf("%lld %d %lld\n", t1 - t0, st, cpu);
     return 0;
 }
 
