@@ -29,7 +29,11 @@ pub fn parse(bytes: &[u8]) -> Option<Stat> {
     if close < open {
         return None;
     }
-    let pid = std::str::from_utf8(&bytes[..open]).ok()?.trim().parse().ok()?;
+    let pid = std::str::from_utf8(&bytes[..open])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let comm = String::from_utf8_lossy(&bytes[open + 1..close]).into_owned();
     let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
     // Fields 3 (state) onwards, counted from 0 here: state 0, ppid 1,

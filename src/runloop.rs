@@ -195,7 +195,10 @@ impl Loop<'_> {
                 }
                 // inotify only while the pidfile is awaited (watch.rs).
                 let awaiting = self.state.awaiting_pidfile();
-                if watch.as_deref_mut().is_some_and(|w| w.set_awaiting(awaiting)) {
+                if watch
+                    .as_deref_mut()
+                    .is_some_and(|w| w.set_awaiting(awaiting))
+                {
                     continue;
                 }
             }

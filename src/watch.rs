@@ -217,7 +217,9 @@ impl PidfileWatch {
 
     /// A signal from the signalfd that is the dnotify watch's event.
     pub fn is_dir_event(&self, signo: u32, code: i32, fd: i32) -> bool {
-        self.dn.as_ref().is_some_and(|d| d.is_event(signo, code, fd))
+        self.dn
+            .as_ref()
+            .is_some_and(|d| d.is_event(signo, code, fd))
     }
 
     /// Whether the pidfile differs from the one last read (dnotify tells

@@ -299,7 +299,9 @@ fn forward_only_skips_the_scan_for_a_running_main_and_nothing_else() {
     assert!(s.forward_only(&[sig::CHLD], t0).is_none());
     assert!(s.forward_only(&[], t0).is_none());
     // A stop begins at the main process, which needs no scan either.
-    let acts = s.forward_only(&[sig::TERM], t0).expect("stop without a scan");
+    let acts = s
+        .forward_only(&[sig::TERM], t0)
+        .expect("stop without a scan");
     assert_eq!(sends(&acts), [(200, sig::TERM)]);
     assert_eq!(s.phase_name(), "stopping");
     // Once stopping, never.

@@ -135,8 +135,7 @@ impl Tracker {
                 && tree
                     .get(to.pid)
                     .is_some_and(|p| p.ppid == me && p.starttime == to.starttime);
-            self.targets
-                .send_logged(to.pid, to.starttime, s, own_child);
+            self.targets.send_logged(to.pid, to.starttime, s, own_child);
         }
     }
 
