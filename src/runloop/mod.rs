@@ -8,7 +8,7 @@
 //! performing the state machine's actions. Must not decide: `state.rs` does.
 
 use std::os::fd::BorrowedFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -27,6 +27,8 @@ use crate::sys::{self, ChildSetup};
 use crate::track::{self, Tracker};
 use crate::watch::PidfileWatch;
 use crate::{contain, listen, pidfile, preflight, reaper, spawn, verify};
+
+mod quick;
 
 pub fn run(cfg: RunConfig) -> Result<Outcome> {
     // Signals first, before anything can spawn or fail: no signal may be
@@ -167,9 +169,6 @@ struct Loop<'a> {
     /// A main process that blocked the stop signal, to be looked at again.
     blocked: Option<crate::stopwarn::Blocked>,
 }
-
-/// While stopping, at most one scan this often for turns that only reaped.
-const SCAN_EVERY: Duration = Duration::from_millis(20);
 
 impl Loop<'_> {
     fn run(
@@ -319,32 +318,11 @@ impl Loop<'_> {
         }
     }
 
-    /// The fast path of forwarding (SPEC §1.2): signals alone, to a
-    /// verified main process whose pidfd does not say it exited, go at
-    /// once, without reaping, scanning or reading the pidfile. False if
-    /// the signals need a full turn.
-    fn forward_at_once(&mut self, received: &[Sig]) -> bool {
-        let Some(main) = self.state.main() else {
-            return false;
-        };
-        if !self.tracker.main_running(main) {
-            return false;
-        }
-        let Some(actions) = self.state.forward_only(received, Instant::now()) else {
-            return false;
-        };
-        // Only sends, logs and the stop's warning come from signals alone.
-        if let Some(finish) = self.perform(actions) {
-            crate::debug!("unexpected end on the forwarding path: {finish:?}");
-        }
-        true
-    }
-
     /// Gather the facts (every turn reaps, reads the init's reports, scans
     /// and judges the pidfile), let the state machine decide, act.
     fn turn(
         &mut self,
-        signals: Vec<Sig>,
+        mut signals: Vec<Sig>,
         mut watch: Option<&mut PidfileWatch>,
         quick: bool,
     ) -> Result<Option<Outcome>> {
@@ -360,28 +338,9 @@ impl Loop<'_> {
         let mut reaped = reaper::drain()?;
         self.reap_more = reaped.more;
         if quick && self.contained.is_none() && !reaped.no_children {
-            let now = Instant::now();
-            let recent = self.last_scan.is_some_and(|t| now < t + SCAN_EVERY);
-            let skip = match self.state.may_skip_scan(&reaped.exited) {
-                Some(false) => true,
-                Some(true) if recent => {
-                    self.scan_due = self.last_scan.map(|t| t + SCAN_EVERY);
-                    true
-                }
-                _ => false,
-            };
-            if skip {
-                let turn = Turn {
-                    now,
-                    signals,
-                    reaped: reaped.exited,
-                    no_children: false,
-                    tree: None,
-                    pidfile: None,
-                    listening: None,
-                };
-                let actions = self.state.step(turn);
-                return Ok(self.perform(actions));
+            match self.without_scan(signals, reaped) {
+                Ok(finish) => return Ok(finish),
+                Err((back, r)) => (signals, reaped) = (back, r),
             }
         }
         self.last_scan = Some(Instant::now());
