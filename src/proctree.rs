@@ -180,10 +180,25 @@ pub fn scan(root: i32, use_children_files: bool) -> Tree {
     }
     // Each process's thread count, from its stat, for its children.
     let threads = std::cell::RefCell::new(std::collections::HashMap::new());
+    // catchd's own children that have exited wait to be reaped: they are
+    // not in the tree, and are told by `waitid(WNOWAIT)` rather than by
+    // their /proc entries (a daemon that forks and exits every millisecond
+    // leaves thousands, and every /proc entry read makes reaping dearer).
+    let own = root == std::process::id() as i32;
+    let of_root = std::cell::RefCell::new(HashSet::new());
     walk(
         root,
-        |pid| children(pid, threads.borrow().get(&pid).copied()),
         |pid| {
+            let kids = children(pid, threads.borrow().get(&pid).copied());
+            if own && pid == root {
+                of_root.borrow_mut().extend(kids.iter().copied());
+            }
+            kids
+        },
+        |pid| {
+            if own && of_root.borrow().contains(&pid) && crate::sys::child_exited(pid) {
+                return None;
+            }
             let (p, n) = stat_threads(pid).ok().flatten()?;
             threads.borrow_mut().insert(pid, n);
             Some(p)

@@ -294,3 +294,22 @@ pub fn poll_quiet(fd: BorrowedFd<'_>) -> bool {
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     n == 0
 }
+
+/// Whether `pid`, a child of this process, has exited and waits to be
+/// reaped (`waitid` with `WNOWAIT`: it stays a zombie). False for a live
+/// child, for a process that is not a child, and on any error.
+pub fn child_exited(pid: i32) -> bool {
+    // SAFETY: siginfo_t is plain data; zeroed is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid siginfo_t that lives for the call.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: si_pid is set (to 0 if no child changed state) on success.
+    r == 0 && unsafe { info.si_pid() } == pid
+}
