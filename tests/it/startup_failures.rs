@@ -4,10 +4,22 @@
 
 use crate::support::*;
 
-/// A launcher that exits 0 only after the process it started (orphaned to
-/// catchd, or to the `--contain` init) has ended by running `child`.
+/// A launcher that exits 0 only after the process it started has ended by
+/// running `child` and has been reaped (its /proc entry is gone). The
+/// child runs `child` only once it has been orphaned (to catchd, or to the
+/// `--contain` init): had it ended first, the shell that forked it could
+/// collect its status itself. And the launcher outlives it, so that the
+/// orphan is never the one process left under catchd (a launcher exiting
+/// while the orphan is still dying makes it the main process for a moment:
+/// right, but another story than this test's; seen under load).
 fn launcher(child: &str) -> String {
-    format!("( sh -c '{child}' & ) | cat; exit 0")
+    // $r: the launcher's parent, the reaper the child is orphaned to.
+    let orphaned = "while read -r _ _ _ pp _ < /proc/$$/stat; [ \"$pp\" != \"$r\" ]; \
+                    do sleep 0.01; done";
+    format!(
+        "r=$PPID; export r; c=$( (sh -c '{orphaned}; {child}' >/dev/null 2>&1 & echo $!) ); \
+         while [ -e /proc/$c ]; do sleep 0.01; done; exit 0"
+    )
 }
 
 #[derive(Clone, Copy, Debug)]
