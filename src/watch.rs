@@ -215,6 +215,11 @@ impl PidfileWatch {
         self.changed()
     }
 
+    /// Whether the inotify watch is on (the pidfile is awaited).
+    pub fn awaiting(&self) -> bool {
+        self.awaiting
+    }
+
     /// A signal from the signalfd that is the dnotify watch's event.
     pub fn is_dir_event(&self, signo: u32, code: i32, fd: i32) -> bool {
         self.dn

@@ -213,7 +213,11 @@ impl Loop<'_> {
             let (main_fd, events) = self.tracker.fds(main);
             let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
             let hold_at = push(&mut fds, hold.fd());
-            let watch_at = push(&mut fds, watch.as_ref().map(|w| w.fd()));
+            // The inotify descriptor only while it has a watch (watch.rs).
+            let watch_at = push(
+                &mut fds,
+                watch.as_ref().filter(|w| w.awaiting()).map(|w| w.fd()),
+            );
             let main_at = push(&mut fds, main_fd);
             let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
             let lock_at = push(&mut fds, self.lock.as_ref().map(|l| l.fd()));
