@@ -309,8 +309,10 @@ fn a_cgroup_namespace_whose_root_the_mount_does_not_show_falls_back_or_refuses()
     // catchd in a cgroup namespace rooted at a cgroup of its own, with
     // the host's mount: /proc/self/cgroup says "/", the mount's root is
     // above the namespace's.
+    // Not named catchd-*: another test's catchd sweeps empty cgroups of
+    // that name (the leftovers of SIGKILLed catchds) from its parent.
     let ns_root = cgroup::dir(&format!(
-        "{}/catchd-it-ns-{}",
+        "{}/it-ns-{}",
         own_cgroup().trim_end_matches('/'),
         std::process::id()
     ));

@@ -123,6 +123,9 @@ fn the_daemon_gets_the_dispositions_catchd_was_started_with() {
         bit(libc::SIGPIPE),
         "SigIgn {ign:x}"
     );
+    // catchd has adopted it (a TERM sent while the launcher still runs
+    // goes to the launcher, and catchd then ends as that one did).
+    c.wait_log("ready: main process PID");
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
     // Without: SIGPIPE is not ignored in the daemon (the Rust runtime
@@ -136,6 +139,9 @@ fn the_daemon_gets_the_dispositions_catchd_was_started_with() {
         0,
         "SigIgn {ign:x}"
     );
+    // catchd has adopted it (a TERM sent while the launcher still runs
+    // goes to the launcher, and catchd then ends as that one did).
+    c.wait_log("ready: main process PID");
     c.signal(libc::SIGTERM);
     assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
 }
