@@ -1,151 +1,36 @@
 //! The single loop (SPEC §1; s6-supervise's `iopause`, bubblewrap's
-//! `monitor_child`): set up, launch, then `poll` over the signalfd, the
-//! hold pipe, the pidfile's directory and the main process's pidfd, with
-//! the state machine's next deadline as the only timeout. An idle daemon
+//! `monitor_child`): after the set-up (`start.rs`), wait (`wait.rs`: one
+//! `poll`, with the state machine's next deadline as the only timeout),
+//! turn what woke catchd into a turn of facts, and act. An idle daemon
 //! costs catchd no wake-up.
 //!
-//! Owns: the order of set-up steps, gathering each turn's facts, and
-//! performing the state machine's actions. Must not decide: `state.rs` does.
+//! Owns: what a wake-up means, gathering each turn's facts, and performing
+//! the state machine's actions. Must not decide: `state` does.
 
-use std::os::fd::BorrowedFd;
 use std::time::Instant;
-
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::config::RunConfig;
 use crate::contain::Contained;
-use crate::error::{Context, Result};
+use crate::error::Result;
 use crate::holdpipe::HoldPipe;
 use crate::lock::InstanceLock;
 use crate::proctree::{self, Tree};
 use crate::report::Reporter;
 use crate::sig::{self, Sig};
 use crate::signals::Signals;
-use crate::state::{Action, Ident, Outcome, Settings, State, Turn};
+use crate::state::{Action, Outcome, State, Turn};
 use crate::status::Facts;
-use crate::sys::{self, ChildSetup};
-use crate::track::{self, Tracker};
+use crate::track::Tracker;
 use crate::watch::PidfileWatch;
-use crate::{contain, listen, pidfile, preflight, reaper, spawn, verify};
+use crate::{listen, pidfile, reaper, verify};
 
 mod quick;
+mod start;
+mod wait;
 
-pub fn run(cfg: RunConfig) -> Result<Outcome> {
-    // Signals first, before anything can spawn or fail: no signal may be
-    // lost between the launch and the first poll.
-    let signals = Signals::setup()?;
-    // catchd's own descriptors never run short; the daemon gets the limit
-    // catchd was started with (SPEC §1.1.8).
-    let nofile = sys::raise_nofile();
-    nix::sys::prctl::set_child_subreaper(true).context("become a child subreaper")?;
-    if let Some(fd) = cfg.ready_fd {
-        sys::set_cloexec(fd).context("set close-on-exec on --ready-fd")?;
-    }
-    // Held until catchd returns: one instance per pidfile (SPEC §1.1.7).
-    let lock = cfg
-        .pidfile
-        .as_deref()
-        .map(InstanceLock::acquire)
-        .transpose()?
-        .flatten();
-    // Before the previous-instance check: an earlier catchd's leftovers
-    // in the cgroup of the same name are stopped, not refused.
-    let cgroup = track::setup(&cfg)?;
-    if let Some(path) = &cfg.pidfile {
-        preflight::check_previous_instance(path, &cfg.program, &cfg.args)?;
-    }
-    let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
-    let mut hold = HoldPipe::new()?;
-    let hold_fd = hold.place_write(nofile.rlim_cur)?;
-    let setup = ChildSetup {
-        mask: signals.original_mask,
-        ignored: signals.ignored,
-        nofile,
-        hold: (hold.write_raw(), hold_fd),
-        report: None,
-        cgroup: cgroup.as_ref().map(track::cgroup::Cgroup::placement_fd),
-    };
-    let children_files = proctree::have_children_files();
-    let me = std::process::id() as i32;
-    let (root, launcher, contained) = if cfg.contain {
-        let c = contain::start(&cfg.program, &cfg.args, setup)?;
-        // The launcher is the init's child (a zombie at worst: the init
-        // reaps only after reporting it); /proc's children lists can miss
-        // a process, so look a few times before settling for a stand-in.
-        let mut tree = Tree::default();
-        for _ in 0..20 {
-            tree = proctree::scan(c.init, children_files);
-            proctree::fill_nspids(&mut tree);
-            if tree.by_nspid(c.launcher_nspid).is_some() {
-                break;
-            }
-        }
-        crate::info!("--contain: PID namespace init is PID {}", c.init);
-        let init = c.init;
-        let (contained, launcher) = Contained::new(c.report, &tree, c.launcher_nspid)?;
-        (init, launcher, Some(contained))
-    } else {
-        let launched = match cgroup.as_ref().map(track::cgroup::Cgroup::dir_fd) {
-            Some(dir) => spawn::launch_in(&cfg.program, &cfg.args, setup, dir)?,
-            None => spawn::launch(&cfg.program, &cfg.args, setup)?,
-        };
-        (me, launched, None)
-    };
-    // Only descendants may hold the write end, or EOF never comes.
-    hold.close_write();
-    let starttime = proctree::stat(launcher).map_or(0, |p| p.starttime);
-    if launcher > 0 {
-        crate::info!(
-            "started {} as PID {launcher}",
-            cfg.program.to_string_lossy()
-        );
-    } else {
-        crate::info!(
-            "started {} as PID {} in the namespace; it has already exited",
-            cfg.program.to_string_lossy(),
-            -launcher
-        );
-    }
-    let settings = Settings {
-        pidfile: cfg.pidfile.clone(),
-        start_timeout: cfg.start_timeout,
-        stop_timeout: cfg.stop_timeout,
-        stop_signal: cfg.stop_signal,
-        signal_map: cfg.signal_map.clone(),
-        kill_all: cfg.kill_mode == crate::cli::KillMode::All,
-        wait_all: cfg.wait_all,
-        listening: !cfg.ready_when.is_empty(),
-    };
-    let launcher = Ident {
-        pid: launcher,
-        starttime,
-    };
-    let mut lp = Loop {
-        cfg: &cfg,
-        root,
-        contained,
-        state: State::new(settings, root, launcher, Instant::now()),
-        tracker: Tracker::new(root, children_files, cgroup),
-        reporter: Reporter::new(
-            std::env::var_os("NOTIFY_SOCKET").as_deref(),
-            cfg.ready_fd,
-            cfg.status_file.clone(),
-        ),
-        check: None,
-        hold_inode: hold.inode(),
-        lock,
-        last_scan: None,
-        scan_due: None,
-        reap_more: false,
-        blocked: None,
-    };
-    let result = lp.run(&signals, &mut hold, watch.as_mut());
-    if result.is_err() {
-        // Once the daemon is spawned catchd may not simply die.
-        lp.tracker.emergency_stop();
-    }
-    result
-}
+use wait::Woken;
+
+pub use start::run;
 
 struct Loop<'a> {
     cfg: &'a RunConfig,
@@ -209,71 +94,19 @@ impl Loop<'_> {
             .into_iter()
             .flatten()
             .min();
-            let main = self.state.main();
-            let (main_fd, events) = self.tracker.fds(main);
-            let mut fds = vec![PollFd::new(signals.fd(), PollFlags::POLLIN)];
-            let hold_at = push(&mut fds, hold.fd());
-            // The inotify descriptor only while it has a watch (watch.rs).
-            let watch_at = push(
-                &mut fds,
-                watch.as_ref().filter(|w| w.awaiting()).map(|w| w.fd()),
-            );
-            let main_at = push(&mut fds, main_fd);
-            let report_at = push(&mut fds, self.contained.as_ref().and_then(|c| c.fd()));
-            let lock_at = push(&mut fds, self.lock.as_ref().map(|l| l.fd()));
-            // stderr only while log lines wait for it (SPEC §1.1.9).
-            let log_at = crate::log::waiting_fd().map(|fd| {
-                fds.push(PollFd::new(fd, PollFlags::POLLOUT));
-                fds.len() - 1
-            });
-            // cgroup.events signals a change with POLLPRI (POLLIN is always set).
-            let events_at = events.map(|fd| {
-                fds.push(PollFd::new(fd, PollFlags::POLLPRI));
-                fds.len() - 1
-            });
-            // Children left to reap: look at the other descriptors, then
-            // reap on (no SIGCHLD may come for them).
-            let wake_at = if self.reap_more {
-                Some(Instant::now())
-            } else {
-                deadline
+            let Some(woken) = self.wait(signals, hold, watch.as_deref(), deadline)? else {
+                continue;
             };
-            let timeout = wake_at.map_or(PollTimeout::NONE, |d| {
-                let left = d.saturating_duration_since(Instant::now());
-                // Round up so that the deadline has passed when poll returns.
-                let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128);
-                PollTimeout::try_from(ms as i32).unwrap_or(PollTimeout::MAX)
-            });
-            match poll(&mut fds, timeout) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e).context("poll"),
-            }
-            let ready = |at: Option<usize>| {
-                at.and_then(|i| fds[i].revents())
-                    .is_some_and(|r| !r.is_empty())
-            };
-            let (sig_ready, hold_ready, watch_ready, main_ready, report_ready) = (
-                ready(Some(0)),
-                ready(hold_at),
-                ready(watch_at),
-                ready(main_at),
-                ready(report_at),
-            );
-            let lock_ready = ready(lock_at);
-            let log_ready = ready(log_at);
-            let events_ready = ready(events_at);
-            drop(fds);
-            if log_ready {
-                crate::log::flush();
-            }
-            if lock_ready {
-                // A catchd that lost the instance lock asked who holds it.
-                self.lock.iter().for_each(InstanceLock::drain);
-            }
-            if events_ready {
-                self.tracker.rearm();
-            }
+            let Woken {
+                sig: sig_ready,
+                hold: hold_ready,
+                watch: watch_ready,
+                main: main_ready,
+                report: report_ready,
+                lock: lock_ready,
+                log: log_ready,
+                events: events_ready,
+            } = woken;
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
             rescan = hold_ready || main_ready || report_ready || events_ready;
@@ -466,11 +299,4 @@ impl Loop<'_> {
             pidfile::named,
         )
     }
-}
-
-fn push<'a>(fds: &mut Vec<PollFd<'a>>, fd: Option<BorrowedFd<'a>>) -> Option<usize> {
-    fd.map(|fd| {
-        fds.push(PollFd::new(fd, PollFlags::POLLIN));
-        fds.len() - 1
-    })
 }
