@@ -64,13 +64,9 @@ impl Loop<'_> {
             return Err((signals, reaped));
         }
         let actions = self.state.step(Turn {
-            now,
             signals,
             reaped: reaped.exited,
-            no_children: false,
-            tree: None,
-            pidfile: None,
-            listening: None,
+            ..Turn::at(now)
         });
         Ok(self.perform(actions))
     }

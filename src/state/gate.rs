@@ -28,13 +28,8 @@ impl Turn {
     /// A turn that brings only the verdict of the check a `Probe` asked for.
     pub fn probed(now: Instant, probed: Probed) -> Turn {
         Turn {
-            now,
-            signals: Vec::new(),
-            reaped: Vec::new(),
-            no_children: false,
-            tree: None,
-            pidfile: None,
             listening: Some(probed),
+            ..Turn::at(now)
         }
     }
 }

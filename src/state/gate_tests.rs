@@ -38,15 +38,7 @@ fn at(ms: u64) -> Instant {
 }
 
 fn turn(now: Instant) -> Turn {
-    Turn {
-        now,
-        signals: Vec::new(),
-        reaped: Vec::new(),
-        no_children: false,
-        tree: None,
-        pidfile: None,
-        listening: None,
-    }
+    Turn::at(now)
 }
 
 /// The launcher (100) exited 0 and left 200 under catchd.

@@ -74,6 +74,21 @@ pub struct Turn {
     pub listening: Option<Probed>,
 }
 
+impl Turn {
+    /// A turn at `now` that brings nothing yet: fill in what happened.
+    pub fn at(now: Instant) -> Turn {
+        Turn {
+            now,
+            signals: Vec::new(),
+            reaped: Vec::new(),
+            no_children: false,
+            tree: None,
+            pidfile: None,
+            listening: None,
+        }
+    }
+}
+
 /// How the main process was chosen (SPEC §1.1.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -50,15 +50,7 @@ pub(super) fn tree(pairs: &[(i32, i32)]) -> Tree {
 }
 
 pub(super) fn turn(now: Instant) -> Turn {
-    Turn {
-        now,
-        signals: Vec::new(),
-        reaped: Vec::new(),
-        no_children: false,
-        tree: None,
-        pidfile: None,
-        listening: None,
-    }
+    Turn::at(now)
 }
 
 pub(super) fn sends(actions: &[Action]) -> Vec<(i32, Sig)> {
