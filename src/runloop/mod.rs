@@ -163,14 +163,9 @@ impl Loop<'_> {
         mut watch: Option<&mut PidfileWatch>,
         quick: bool,
     ) -> Result<Option<Outcome>> {
-        if self
-            .blocked
-            .as_ref()
-            .is_some_and(|b| Instant::now() >= b.due())
-        {
-            if let Some(b) = self.blocked.take() {
-                b.check(Instant::now());
-            }
+        let now = Instant::now();
+        if let Some(b) = self.blocked.take_if(|b| now >= b.due()) {
+            b.check(now);
         }
         let mut reaped = reaper::drain()?;
         self.reap_more = reaped.more;

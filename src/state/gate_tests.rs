@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::tests::turn;
 use super::*;
 use crate::listen::{Probed, Verdict};
 use crate::proctree::Proc;
@@ -35,10 +36,6 @@ thread_local! {
 
 fn at(ms: u64) -> Instant {
     T0.with(|t| *t) + MS * ms as u32
-}
-
-fn turn(now: Instant) -> Turn {
-    Turn::at(now)
 }
 
 /// The launcher (100) exited 0 and left 200 under catchd.

@@ -53,6 +53,21 @@ pub(super) fn turn(now: Instant) -> Turn {
     Turn::at(now)
 }
 
+/// `--pidfile`: the launcher (100) exits 0 and the pidfile names 200, the
+/// main process from then on.
+pub(super) fn main_from_pidfile(s: &mut State, now: Instant) {
+    s.step(Turn {
+        reaped: vec![(100, Exit::Code(0))],
+        tree: Some(tree(&[(200, ME)])),
+        pidfile: Some(Check::Valid {
+            pid: 200,
+            starttime: 200,
+        }),
+        ..turn(now)
+    });
+    assert_eq!(s.main(), Some(id(200)));
+}
+
 pub(super) fn sends(actions: &[Action]) -> Vec<(i32, Sig)> {
     actions
         .iter()
@@ -271,16 +286,7 @@ fn forward_only_skips_the_scan_for_a_running_main_and_nothing_else() {
     let mut s = State::new(settings(true), ME, LAUNCHER, t0);
     // No main process yet: a full turn is needed (the signal is queued).
     assert!(s.forward_only(&[Sig(libc::SIGHUP)], t0).is_none());
-    s.step(Turn {
-        reaped: vec![(100, Exit::Code(0))],
-        tree: Some(tree(&[(200, ME)])),
-        pidfile: Some(Check::Valid {
-            pid: 200,
-            starttime: 200,
-        }),
-        ..turn(t0)
-    });
-    assert_eq!(s.main(), Some(id(200)));
+    main_from_pidfile(&mut s, t0);
     let acts = s.forward_only(&[Sig(libc::SIGHUP), Sig(libc::SIGUSR1)], t0);
     let acts = acts.expect("forwarded without a scan");
     assert_eq!(

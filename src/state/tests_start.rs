@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::tests::{finish, id, settings, tree, turn, LAUNCHER, ME};
+use super::tests::{finish, id, main_from_pidfile, settings, tree, turn, LAUNCHER, ME};
 use super::*;
 use crate::sig;
 
@@ -82,16 +82,7 @@ fn a_term_before_the_pidfile_ends_catchd_as_the_awaited_process_ended() {
 fn a_handover_whose_pidfile_never_becomes_valid_ends_with_124() {
     let t0 = Instant::now();
     let mut s = State::new(settings(true), ME, LAUNCHER, t0);
-    s.step(Turn {
-        reaped: vec![(100, Exit::Code(0))],
-        tree: Some(tree(&[(200, ME)])),
-        pidfile: Some(Check::Valid {
-            pid: 200,
-            starttime: 200,
-        }),
-        ..turn(t0)
-    });
-    assert_eq!(s.main(), Some(id(200)));
+    main_from_pidfile(&mut s, t0);
     s.step(Turn {
         reaped: vec![(200, Exit::Code(0))],
         tree: Some(tree(&[(300, ME)])),

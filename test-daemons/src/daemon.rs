@@ -102,16 +102,7 @@ pub fn run_main(cfg: &Config, late_fd: RawFd, own_pidfile: bool) -> ! {
     if cfg.zombie_leader {
         zombie_leader(cfg, wait);
     }
-    let proc = Proc {
-        cfg,
-        role: Role::Main,
-        wait,
-        exit_at: cfg.exit_after.map(|d| Instant::now() + d),
-        storm: cfg.fork_storm,
-        next_storm: Instant::now(),
-        kids: HashSet::new(),
-    };
-    proc.run()
+    Proc::main(cfg, wait).run()
 }
 
 /// `--zombie-leader`: run the main loop on a second thread and end the
@@ -122,18 +113,7 @@ fn zombie_leader(cfg: &Config, wait: libc::sigset_t) -> ! {
     let cfg: &'static Config = Box::leak(Box::new(cfg.clone()));
     let spawned = std::thread::Builder::new()
         .name("td-forker".into())
-        .spawn(move || {
-            let proc = Proc {
-                cfg,
-                role: Role::Main,
-                wait,
-                exit_at: cfg.exit_after.map(|d| Instant::now() + d),
-                storm: cfg.fork_storm,
-                next_storm: Instant::now(),
-                kids: HashSet::new(),
-            };
-            proc.run()
-        });
+        .spawn(move || Proc::main(cfg, wait).run());
     if let Err(e) = spawned {
         sys::die(&format!("--zombie-leader: cannot start a thread: {e}"));
     }
@@ -193,16 +173,7 @@ fn spawn_worker(cfg: &Config) -> i32 {
             }
             let wait = setup_or_die(&cfg.ignore, &extra_ignored(cfg));
             report::ready(Role::Worker);
-            let proc = Proc {
-                cfg,
-                role: Role::Worker,
-                wait,
-                exit_at: cfg.worker_exit_after.map(|d| Instant::now() + d),
-                storm: false,
-                next_storm: Instant::now(),
-                kids: HashSet::new(),
-            };
-            proc.run()
+            Proc::new(cfg, Role::Worker, wait, cfg.worker_exit_after).run()
         }
     }
 }
@@ -239,16 +210,7 @@ fn spawn_storm(cfg: &Config, wait_ready: bool) -> Result<i32, String> {
             let wait = setup_or_die(&ignore, &[libc::SIGTERM]);
             report::ready(Role::Storm);
             sys::close(w);
-            let proc = Proc {
-                cfg,
-                role: Role::Storm,
-                wait,
-                exit_at: None,
-                storm: false,
-                next_storm: Instant::now(),
-                kids: HashSet::new(),
-            };
-            proc.run()
+            Proc::new(cfg, Role::Storm, wait, None).run()
         }
     }
 }
@@ -285,6 +247,35 @@ struct Proc<'a> {
     storm: bool,
     next_storm: Instant,
     kids: HashSet<i32>,
+}
+
+impl<'a> Proc<'a> {
+    /// A process that exits `exit_after` from now (if given) and forks no
+    /// storm.
+    fn new(
+        cfg: &'a Config,
+        role: Role,
+        wait: libc::sigset_t,
+        exit_after: Option<Duration>,
+    ) -> Self {
+        Proc {
+            cfg,
+            role,
+            wait,
+            exit_at: exit_after.map(|d| Instant::now() + d),
+            storm: false,
+            next_storm: Instant::now(),
+            kids: HashSet::new(),
+        }
+    }
+
+    /// The main process, with `--exit-after` and `--fork-storm`.
+    fn main(cfg: &'a Config, wait: libc::sigset_t) -> Self {
+        Proc {
+            storm: cfg.fork_storm,
+            ..Proc::new(cfg, Role::Main, wait, cfg.exit_after)
+        }
+    }
 }
 
 impl Proc<'_> {
