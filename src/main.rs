@@ -4,6 +4,11 @@
 //! Owns: parsing, picking the mode, and turning an `Error` or an outcome into
 //! the process's end. This is the only place where catchd exits.
 
+/// See Cargo.toml: musl's malloc unmaps on free; dlmalloc keeps its pages.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 mod audit;
 mod cli;
 mod clock;

@@ -216,14 +216,14 @@ pub fn named(pid: i32) -> Named {
     if let Some(tgid) = thread_of(pid) {
         return Named::Thread { tid: pid, tgid };
     }
-    match procfs::process::Process::new(pid).and_then(|p| p.stat()) {
-        Ok(stat) if is_kernel_thread(&stat) => Named::KernelThread,
-        Ok(stat) if crate::proctree::is_dead(pid, stat.state) => Named::NotRunning,
-        Ok(stat) => Named::Process {
+    match crate::procstat::read(pid) {
+        Ok(Some(stat)) if is_kernel_thread(stat.flags, stat.pid, stat.ppid) => Named::KernelThread,
+        Ok(Some(stat)) if crate::proctree::is_dead(pid, stat.state) => Named::NotRunning,
+        Ok(Some(stat)) => Named::Process {
             comm: stat.comm,
             starttime: stat.starttime,
         },
-        Err(_) => Named::NotRunning,
+        Ok(None) | Err(_) => Named::NotRunning,
     }
 }
 
@@ -246,9 +246,9 @@ pub fn thread_refusal(tid: i32, tgid: i32) -> String {
 }
 
 /// Kernel threads carry `PF_KTHREAD`; kthreadd is PID 2 and parents the rest.
-pub fn is_kernel_thread(stat: &procfs::process::Stat) -> bool {
+pub fn is_kernel_thread(flags: u32, pid: i32, ppid: i32) -> bool {
     const PF_KTHREAD: u32 = 0x0020_0000;
-    stat.flags & PF_KTHREAD != 0 || stat.pid == 2 || stat.ppid == 2
+    flags & PF_KTHREAD != 0 || pid == 2 || ppid == 2
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub struct Stat {
     pub comm: String,
     pub state: char,
     pub ppid: i32,
+    /// The kernel's `PF_*` flags (`PF_KTHREAD` marks a kernel thread).
+    pub flags: u32,
     pub num_threads: u64,
     pub starttime: u64,
 }
@@ -37,11 +39,12 @@ pub fn parse(bytes: &[u8]) -> Option<Stat> {
     let comm = String::from_utf8_lossy(&bytes[open + 1..close]).into_owned();
     let rest = std::str::from_utf8(bytes.get(close + 1..)?).ok()?;
     // Fields 3 (state) onwards, counted from 0 here: state 0, ppid 1,
-    // num_threads 17, starttime 19 (proc(5)).
+    // flags 6, num_threads 17, starttime 19 (proc(5)).
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
-    let mut fields = fields.skip(15);
+    let flags = fields.nth(4)?.parse().ok()?;
+    let mut fields = fields.skip(10);
     let num_threads = fields.next()?.parse().ok()?;
     let starttime = fields.nth(1)?.parse().ok()?;
     Some(Stat {
@@ -49,6 +52,7 @@ pub fn parse(bytes: &[u8]) -> Option<Stat> {
         comm,
         state,
         ppid,
+        flags,
         num_threads,
         starttime,
     })
@@ -123,7 +127,7 @@ mod tests {
         let s = parse(line).expect("parses");
         assert_eq!(s.pid, 4242);
         assert_eq!(s.comm, "a) b) (c");
-        assert_eq!((s.state, s.ppid), ('S', 17));
+        assert_eq!((s.state, s.ppid, s.flags), ('S', 17, 4194560));
         assert_eq!((s.num_threads, s.starttime), (3, 987654));
     }
 
@@ -142,6 +146,7 @@ mod tests {
         assert_eq!(ours.pid, theirs.pid);
         assert_eq!(ours.ppid, theirs.ppid);
         assert_eq!(ours.starttime, theirs.starttime);
+        assert_eq!(ours.flags, theirs.flags);
         assert_eq!(ours.comm, theirs.comm);
         assert_eq!(read(i32::MAX).unwrap(), None);
     }

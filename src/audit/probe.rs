@@ -120,7 +120,7 @@ pub fn process(pid: i32) -> ProcFact {
         Ok(stat) => stat,
         Err(_) => return ProcFact::NotRunning,
     };
-    if pidfile::is_kernel_thread(&stat) {
+    if pidfile::is_kernel_thread(stat.flags, stat.pid, stat.ppid) {
         return ProcFact::KernelThread { comm: stat.comm };
     }
     let uid = match proc.status() {

@@ -53,7 +53,18 @@ struct Loop<'a> {
     reap_more: bool,
     /// A main process that blocked the stop signal, to be looked at again.
     blocked: Option<crate::stopwarn::Blocked>,
+    /// The hold pipe's EOF came alone: the turn waits until then for the
+    /// exit that usually follows (`HOLD_SETTLE`).
+    settle: Option<Instant>,
 }
+
+/// How long a turn waits after EOF on the hold pipe came alone. A process
+/// closes its descriptors while it exits, before it can be reaped: a turn
+/// at once would find it still there, and on a busy machine would take
+/// the CPU from the very exit it waits for. Its SIGCHLD, pidfd or cgroup
+/// event wakes the loop well within this; a daemon that only closed its
+/// descriptors is looked at when it expires.
+const HOLD_SETTLE: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl Loop<'_> {
     fn run(
@@ -90,6 +101,7 @@ impl Loop<'_> {
                 self.state.next_deadline(),
                 self.scan_due,
                 self.blocked.as_ref().map(|b| b.due()),
+                self.settle,
             ]
             .into_iter()
             .flatten()
@@ -109,7 +121,8 @@ impl Loop<'_> {
             } = woken;
             // Every event calls for a fresh look (SPEC §1.1.3), except
             // directory events about other files than the pidfile.
-            rescan = hold_ready || main_ready || report_ready || events_ready;
+            let rescan_others = main_ready || report_ready || events_ready;
+            rescan = hold_ready || rescan_others;
             let only_signals = sig_ready
                 && !(hold_ready || watch_ready || main_ready || report_ready)
                 && !(events_ready || lock_ready || log_ready);
@@ -136,6 +149,10 @@ impl Loop<'_> {
             if hold_ready {
                 if let Ok(crate::holdpipe::Event::Eof) = hold.read_event() {
                     crate::debug!("hold pipe: every holder is gone");
+                    if !(rescan_others || sig_ready || watch_ready) {
+                        self.settle = Some(Instant::now() + HOLD_SETTLE);
+                        rescan = false;
+                    }
                 }
             }
             if let Some(w) = watch.as_deref_mut() {
@@ -164,6 +181,7 @@ impl Loop<'_> {
         quick: bool,
     ) -> Result<Option<Outcome>> {
         let now = Instant::now();
+        self.settle = None;
         if let Some(b) = self.blocked.take_if(|b| now >= b.due()) {
             b.check(now);
         }
@@ -185,7 +203,7 @@ impl Loop<'_> {
             c.read()?;
             reaped.exited.extend(c.take_exits());
         }
-        let mut tree = self.scan();
+        let mut tree = self.scan(reaped.no_children);
         let mut pidfile = self
             .cfg
             .pidfile
@@ -197,7 +215,7 @@ impl Loop<'_> {
             (&pidfile, &self.cfg.pidfile)
         {
             if proctree::is_descendant(*pid, self.root) {
-                tree = self.scan();
+                tree = self.scan(false);
                 pidfile = Some(self.judge(path, &tree, watch));
             }
         }
@@ -265,8 +283,9 @@ impl Loop<'_> {
     }
 
     /// The daemon's tree; with `--contain`, with namespace-local PIDs.
-    fn scan(&mut self) -> Tree {
-        let mut tree = self.tracker.members(self.state.main());
+    /// `no_children`: this turn's reaping found catchd childless.
+    fn scan(&mut self, no_children: bool) -> Tree {
+        let mut tree = self.tracker.members(self.state.main(), no_children);
         if let Some(c) = &mut self.contained {
             proctree::fill_nspids(&mut tree);
             c.learn(&tree);

@@ -130,6 +130,7 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         scan_due: None,
         reap_more: false,
         blocked: None,
+        settle: None,
     };
     let result = lp.run(&signals, &mut hold, watch.as_mut());
     if result.is_err() {

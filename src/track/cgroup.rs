@@ -290,13 +290,22 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// `rmdir` first: the daemon seldom makes cgroups of its own, and the
+/// kernel says EBUSY when it did (then the ones below go first).
 fn remove(dir: &Path, depth: usize) -> io::Result<()> {
-    if depth < MAX_DEPTH {
-        for sub in subdirs(dir) {
-            remove(&sub, depth + 1)?;
+    match fs::remove_dir(dir) {
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) && depth < MAX_DEPTH => {
+            let subs = subdirs(dir);
+            if subs.is_empty() {
+                return Err(e);
+            }
+            for sub in subs {
+                remove(&sub, depth + 1)?;
+            }
+            fs::remove_dir(dir)
         }
+        other => other,
     }
-    fs::remove_dir(dir)
 }
 
 #[cfg(test)]

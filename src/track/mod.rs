@@ -51,8 +51,10 @@ impl Tracker {
     /// a storm of exited processes waiting to be reaped costs nothing
     /// here), each with its parentage from /proc, plus `main` should it
     /// have left the cgroup; the walk when the cgroup is empty, to find
-    /// anything that left it. Without: the walk.
-    pub fn members(&self, main: Option<Ident>) -> Tree {
+    /// anything that left it. Without: the walk. `no_children` (`waitpid`
+    /// said ECHILD): catchd, the reaper, has no child, so it has no
+    /// descendant either and the walk has nothing to find.
+    pub fn members(&self, main: Option<Ident>, no_children: bool) -> Tree {
         let listed = self
             .cgroup
             .as_ref()
@@ -69,6 +71,7 @@ impl Tracker {
                 }
                 tree
             }
+            None if no_children && self.root == std::process::id() as i32 => Tree::default(),
             None => proc::walk(self.root, self.children_files),
         }
     }
