@@ -2,10 +2,13 @@
 //!
 //! - `man [DIR]`: catchd's man page `catchd.1`;
 //! - `completions [DIR]`: bash, zsh and fish completions;
-//! - `dist [DIR]`: a static release binary (glibc, `+crt-static`), checked
-//!   to have no program interpreter, plus the man page and completions;
-//! - `deb`: `dist`, then the Debian package with cargo-deb (which must be
-//!   installed), into `target/debian/`.
+//! - `dist [DIR]`: a static release binary, checked to have no program
+//!   interpreter, plus the man page and completions. It is built against
+//!   musl where Rust's `x86_64-unknown-linux-musl` target is installed
+//!   (lighter in memory and quicker to start), else against glibc with
+//!   `+crt-static`; one line says which and why;
+//! - `deb`: `dist`, then the Debian package of that very binary with
+//!   cargo-deb (which must be installed), into `target/debian/`.
 //!
 //! DIR defaults to `target/dist`. The man page and completions come from the
 //! very clap definition the binary parses with (`src/cli.rs`, included
@@ -25,9 +28,46 @@ use std::process::{Command, ExitCode};
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-/// The target the static binary is built for; explicit, so that RUSTFLAGS
-/// (`+crt-static`) reach catchd but not build scripts and proc macros.
-const TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The targets the static binary is built for: musl when Rust has it,
+/// glibc otherwise. Always explicit, so that RUSTFLAGS (`+crt-static`)
+/// reach catchd but not build scripts and proc macros.
+const MUSL: &str = "x86_64-unknown-linux-musl";
+const GNU: &str = "x86_64-unknown-linux-gnu";
+
+/// The static build's target, and the line that says which libc and why.
+fn static_target(musl_installed: bool) -> (&'static str, String) {
+    if musl_installed {
+        (
+            MUSL,
+            format!("static binary: musl libc (Rust's {MUSL} target is installed)"),
+        )
+    } else {
+        (
+            GNU,
+            format!(
+                "static binary: glibc +crt-static (Rust's {MUSL} target is not installed; \
+                 `rustup target add {MUSL}` makes it musl)"
+            ),
+        )
+    }
+}
+
+/// Whether Rust's musl target is installed: its standard library is in
+/// `$(rustc --print sysroot)/lib/rustlib/TARGET/lib`.
+fn musl_installed() -> bool {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    out.status.success()
+        && !sysroot.is_empty()
+        && Path::new(&sysroot)
+            .join("lib/rustlib")
+            .join(MUSL)
+            .join("lib")
+            .is_dir()
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,8 +79,8 @@ fn main() -> ExitCode {
     let result = match what {
         "man" => std::fs::create_dir_all(&dir).and_then(|()| man(&dir)),
         "completions" => std::fs::create_dir_all(&dir).and_then(|()| completions(&dir)),
-        "dist" => dist(&dir),
-        "deb" => dist(&dir).and_then(|()| deb()),
+        "dist" => dist(&dir).map(|_| ()),
+        "deb" => dist(&dir).and_then(deb),
         _ => return usage(),
     };
     match result {
@@ -131,8 +171,11 @@ fn run(cmd: &mut Command) -> std::io::Result<()> {
     }
 }
 
-/// The static binary, its man page and completions, into DIR.
-fn dist(dir: &Path) -> std::io::Result<()> {
+/// The static binary, its man page and completions, into DIR; returns the
+/// target it was built for.
+fn dist(dir: &Path) -> std::io::Result<&'static str> {
+    let (target, why) = static_target(musl_installed());
+    eprintln!("xtask dist: {why}");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(Command::new(cargo)
         .args([
@@ -142,11 +185,11 @@ fn dist(dir: &Path) -> std::io::Result<()> {
             "-p",
             "catchd",
             "--target",
-            TARGET,
+            target,
         ])
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .env("CARGO_PROFILE_RELEASE_STRIP", "symbols"))?;
-    let built = Path::new("target").join(TARGET).join("release/catchd");
+    let built = Path::new("target").join(target).join("release/catchd");
     let elf = std::fs::read(&built)?;
     if has_interpreter(&elf)? {
         return Err(std::io::Error::other(format!(
@@ -159,7 +202,8 @@ fn dist(dir: &Path) -> std::io::Result<()> {
     std::fs::copy(&built, &dest)?;
     println!("{} ({} bytes, static)", dest.display(), elf.len());
     man(dir)?;
-    completions(dir)
+    completions(dir)?;
+    Ok(target)
 }
 
 /// Whether an ELF64 little-endian file has a PT_INTERP program header (a
@@ -189,10 +233,11 @@ fn has_interpreter(elf: &[u8]) -> std::io::Result<bool> {
     Ok(false)
 }
 
-/// The Debian package of the static binary, with the man page and the
-/// completions `dist` wrote (Cargo.toml's `[package.metadata.deb]` names
-/// them under target/dist).
-fn deb() -> std::io::Result<()> {
+/// The Debian package of the static binary `dist` built for TARGET (the
+/// asset `target/release/catchd` is read from that target's directory by
+/// cargo-deb), with the man page and the completions `dist` wrote
+/// (Cargo.toml's `[package.metadata.deb]` names them under target/dist).
+fn deb(target: &str) -> std::io::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(Command::new(cargo).args([
         "deb",
@@ -201,6 +246,37 @@ fn deb() -> std::io::Result<()> {
         "catchd",
         "--no-build",
         "--target",
-        TARGET,
+        target,
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn musl_when_rust_has_it_else_glibc_and_says_why() {
+        let (target, why) = static_target(true);
+        assert_eq!(target, "x86_64-unknown-linux-musl");
+        assert!(
+            why.contains("musl libc") && why.contains("installed"),
+            "{why}"
+        );
+        let (target, why) = static_target(false);
+        assert_eq!(target, "x86_64-unknown-linux-gnu");
+        assert!(
+            why.contains("glibc +crt-static")
+                && why.contains("not installed")
+                && why.contains("rustup target add x86_64-unknown-linux-musl"),
+            "{why}"
+        );
+    }
+
+    /// This test binary is an ordinary dynamic executable; a script is no ELF.
+    #[test]
+    fn a_dynamic_executable_names_an_interpreter() {
+        let elf = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert!(has_interpreter(&elf).unwrap());
+        assert!(has_interpreter(b"#!/bin/sh\n").is_err());
+    }
 }

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use innocent::Innocent;
@@ -21,8 +21,22 @@ pub use report::{field, Report};
 /// The default deadline for anything a test waits on.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
+/// The catchd under test: the one cargo built for this test run, or the
+/// binary `CATCHD_TEST_BIN` names (an absolute path: the suite can then run
+/// against another build, such as the static one `cargo xtask dist` writes).
 pub fn catchd_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_catchd")
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| match std::env::var("CATCHD_TEST_BIN") {
+        Ok(bin) if !bin.is_empty() => {
+            let path = Path::new(&bin);
+            assert!(
+                path.is_absolute() && path.is_file(),
+                "CATCHD_TEST_BIN={bin} is not an absolute path to a file"
+            );
+            bin
+        }
+        _ => env!("CARGO_BIN_EXE_catchd").to_string(),
+    })
 }
 
 /// A fake daemon from the test-daemons package, built by `cargo test`.
