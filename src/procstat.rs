@@ -1,10 +1,10 @@
 //! Cheap reads of /proc for the tree walk (SPEC §1.1.3): `/proc/PID/stat`
 //! with one open, one read and one close into a stack buffer, and a
-//! `children` file read whole. The walk makes these calls for every
+//! `children` file (or any small /proc or cgroupfs file) read whole. The walk makes these calls for every
 //! process of the tree on every scan, so their count is catchd's cost
 //! when it stops thousands of processes.
 //!
-//! Owns: reading and parsing these two files. Must not walk, decide or
+//! Owns: reading these files and parsing the first two. Must not walk, decide or
 //! signal (`proctree` walks).
 
 use std::fs::File;
@@ -89,13 +89,11 @@ pub fn read(pid: i32) -> io::Result<Option<Stat>> {
     Ok(parse(&buf[..len]))
 }
 
-/// The PIDs in `/proc/PID/task/TID/children`; empty if it is gone.
-pub fn children(pid: i32, tid: i32, out: &mut Vec<i32>) {
-    let Ok(mut file) = File::open(format!("/proc/{pid}/task/{tid}/children")) else {
-        return;
-    };
-    // Not `read_to_end`: std's asks the file its size and position first
-    // (two more system calls, useless on /proc).
+/// A small kernel-made file (/proc, cgroupfs) read whole. Not
+/// `fs::read`: it asks for the size (0 here), then reads 32 bytes at a
+/// time at first, each read a system call.
+pub fn read_bytes(path: impl AsRef<std::path::Path>) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
     let mut text = vec![0u8; 4096];
     let mut len = 0;
     loop {
@@ -106,10 +104,23 @@ pub fn children(pid: i32, tid: i32, out: &mut Vec<i32>) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
+            Err(e) => return Err(e),
         }
     }
     text.truncate(len);
+    Ok(text)
+}
+
+/// `read_bytes`, as UTF-8 text.
+pub fn read_text(path: impl AsRef<std::path::Path>) -> io::Result<String> {
+    String::from_utf8(read_bytes(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// The PIDs in `/proc/PID/task/TID/children`; empty if it is gone.
+pub fn children(pid: i32, tid: i32, out: &mut Vec<i32>) {
+    let Ok(text) = read_bytes(format!("/proc/{pid}/task/{tid}/children")) else {
+        return;
+    };
     out.extend(
         text.split(|b| b.is_ascii_whitespace())
             .filter_map(|w| std::str::from_utf8(w).ok()?.parse::<i32>().ok()),

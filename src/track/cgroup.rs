@@ -25,6 +25,9 @@ pub struct Cgroup {
     events: File,
     /// `cgroup.procs`, open for the launcher to write "0" into before exec.
     procs: OwnedFd,
+    /// `cgroup.stat`, whose `nr_descendants` says whether the daemon made
+    /// cgroups below this one (then they are listed too).
+    stat: Option<File>,
     /// The directory, flock'ed: a second catchd for the same name sees it.
     lock: Flock<File>,
 }
@@ -77,10 +80,12 @@ impl Cgroup {
                 other => File::from(other?),
             };
             let procs = at("cgroup.procs", OFlag::O_WRONLY)?;
+            let stat = at("cgroup.stat", OFlag::O_RDONLY).ok().map(File::from);
             return Ok(Ok(Cgroup {
                 dir,
                 events,
                 procs,
+                stat,
                 lock,
             }));
         }
@@ -113,20 +118,18 @@ impl Cgroup {
     }
 
     fn event(&self, key: &str) -> Option<bool> {
-        let mut buf = [0u8; 256];
-        let n = self.events.read_at(&mut buf, 0).ok()?;
-        let text = std::str::from_utf8(&buf[..n]).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-            .map(|v| v.trim() == "1")
+        keyed(&self.events, key).map(|v| v == 1)
     }
 
     /// Every process in the cgroup and in the cgroups below it; `None`
     /// if the cgroup's own list cannot be read (no descriptor left).
     pub fn pids(&self) -> Option<Vec<i32>> {
         let mut out = read_pids(&self.dir).ok()?;
-        for sub in subdirs(&self.dir) {
-            collect(&sub, &mut out, 1);
+        let below = self.stat.as_ref().and_then(|f| keyed(f, "nr_descendants"));
+        if below != Some(0) {
+            for sub in subdirs(&self.dir) {
+                collect(&sub, &mut out, 1);
+            }
         }
         Some(out)
     }
@@ -261,12 +264,23 @@ impl Drop for Cgroup {
     }
 }
 
+/// The number after `key` in a flat-keyed cgroup file (`cgroup.events`,
+/// `cgroup.stat`), read from its start.
+fn keyed(file: &File, key: &str) -> Option<u64> {
+    let mut buf = [0u8; 256];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// The cgroup tree is bounded by `cgroup.max.depth`; stay well inside a
 /// sane stack whatever a hostile daemon does.
 const MAX_DEPTH: usize = 64;
 
 fn read_pids(dir: &Path) -> io::Result<Vec<i32>> {
-    let text = fs::read_to_string(dir.join("cgroup.procs"))?;
+    let text = crate::procstat::read_text(dir.join("cgroup.procs"))?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 

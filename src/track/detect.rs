@@ -76,6 +76,31 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The usual cgroup v2 mount points, in the order `cgroup2_mounts` prefers.
+pub const USUAL_POINTS: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+
+/// The quick way to the mount (no mountinfo to read): the first of the
+/// usual points that `statfs` says is cgroup2, with its read-only flag.
+/// Its root is not known this way: the caller must check that the
+/// directory it finds holds catchd (`holds_pid`), else ask mountinfo.
+pub fn usual_mount() -> Option<Mount> {
+    USUAL_POINTS.iter().find_map(|point| {
+        let st = nix::sys::statfs::statfs(*point).ok()?;
+        (st.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC).then(|| Mount {
+            root: "/".into(),
+            point: PathBuf::from(point),
+            read_only: st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
+        })
+    })
+}
+
+/// Whether a `cgroup.procs` text lists `pid`.
+pub fn holds_pid(cgroup_procs: &str, pid: u32) -> bool {
+    cgroup_procs
+        .lines()
+        .any(|l| l.trim().parse::<u32>() == Ok(pid))
+}
+
 /// catchd's own cgroup v2 path (the `0::PATH` line), if it has one.
 pub fn own_path(proc_self_cgroup: &str) -> Option<String> {
     proc_self_cgroup
@@ -221,5 +246,12 @@ mod tests {
         assert!(locate(&m, "/../x").unwrap_err().contains("outside"));
         assert_eq!(own_path("12:pids:/\n0::/a b\n").as_deref(), Some("/a b"));
         assert_eq!(own_path("12:pids:/\n"), None);
+    }
+
+    #[test]
+    fn holds_pid_reads_cgroup_procs() {
+        assert!(holds_pid("1\n42\n", 42));
+        assert!(!holds_pid("1\n420\n4\n", 42));
+        assert!(!holds_pid("", 42));
     }
 }

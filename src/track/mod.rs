@@ -175,7 +175,6 @@ pub fn setup(cfg: &RunConfig) -> Result<Option<Cgroup>> {
         Ok(dir) => dir,
         Err(why) => return fallback(why),
     };
-    sweep(&parent);
     let name = cgroup_name(cfg.name.as_deref(), cfg.pidfile.as_deref());
     let cg = match Cgroup::open(&parent, &name.0) {
         Ok(Ok(cg)) => cg,
@@ -199,10 +198,17 @@ pub fn setup(cfg: &RunConfig) -> Result<Option<Cgroup>> {
     Ok(Some(cg))
 }
 
-/// Remove the empty cgroups that catchds left when they were SIGKILLed
-/// (before they could remove them): a live catchd holds its cgroup's
-/// lock, and the kernel refuses to remove a populated cgroup, so what goes
-/// is unused. A stable name is made again when needed.
+/// Remove the empty cgroups beside `ours` that catchds left when they
+/// were SIGKILLed (before they could remove them): a live catchd holds its
+/// cgroup's lock, and the kernel refuses to remove a populated cgroup, so
+/// what goes is unused. A stable name is made again when needed. Called
+/// once the daemon is launched, while it starts: off catchd's start-up path.
+pub fn sweep_beside(ours: &Cgroup) {
+    if let Some(parent) = ours.path().parent() {
+        sweep(parent);
+    }
+}
+
 fn sweep(parent: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
@@ -224,9 +230,19 @@ fn sweep(parent: &Path) {
 
 /// catchd's own cgroup directory, if `auto` may make one below it.
 fn own_cgroup_dir() -> Result<std::path::PathBuf, String> {
-    let read = |path: &str| std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"));
+    let read = |path: &str| crate::procstat::read_text(path).map_err(|e| format!("{path}: {e}"));
     let own = detect::own_path(&read("/proc/self/cgroup")?)
         .ok_or_else(|| "no cgroup v2 hierarchy (catchd's cgroup has no 0:: line)".to_string())?;
+    // The usual mount point, when the directory it gives lists catchd
+    // itself: a fifth of the cost of reading mountinfo, at every start.
+    if let Some(mount) = detect::usual_mount() {
+        if let Ok(dir) = detect::locate(&mount, &own) {
+            let procs = crate::procstat::read_text(dir.join("cgroup.procs"));
+            if procs.is_ok_and(|p| detect::holds_pid(&p, std::process::id())) {
+                return detect::refusal(&mount, &dir).map_or(Ok(dir), Err);
+            }
+        }
+    }
     let mounts = detect::cgroup2_mounts(&read("/proc/self/mountinfo")?);
     if mounts.is_empty() {
         return Err("no cgroup v2 mount".into());
