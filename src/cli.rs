@@ -185,10 +185,10 @@ impl TypedValueParser for SignalName {
 /// The options given on the command line, by id and as spelled in help
 /// (`--stop-timeout`), defaults and positionals left out: for the check
 /// that each belongs to the chosen mode.
-pub fn given_options(matches: &ArgMatches) -> Vec<(String, String)> {
+/// `cmd` is the command that parsed them (built once: building it is
+/// most of clap's cost at start-up).
+pub fn given_options(cmd: &clap::Command, matches: &ArgMatches) -> Vec<(String, String)> {
     use clap::parser::ValueSource;
-    use clap::CommandFactory;
-    let cmd = Cli::command();
     cmd.get_arguments()
         .filter(|a| !a.is_positional())
         .filter(|a| matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine))

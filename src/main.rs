@@ -61,9 +61,13 @@ fn main() -> ExitCode {
     }
     let audit = argv.iter().any(|a| a == "--pidfile-check");
     let mode = if audit { Mode::Audit } else { Mode::Run };
-    let parsed = cli::Cli::command()
-        .try_get_matches_from(&argv)
-        .and_then(|m| Ok((cli::given_options(&m), cli::Cli::from_arg_matches(&m)?)));
+    let mut cmd = cli::Cli::command();
+    let parsed = cmd.try_get_matches_from_mut(&argv).and_then(|m| {
+        Ok((
+            cli::given_options(&cmd, &m),
+            cli::Cli::from_arg_matches(&m)?,
+        ))
+    });
     let (given, cli) = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return usage_error(e, mode),
