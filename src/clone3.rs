@@ -41,13 +41,13 @@ fn cstring(s: &OsStr) -> io::Result<CString> {
 /// Spawn PROGRAM ARGS into the cgroup whose directory is `cgroup_dir`.
 /// `Ok(None)`: this kernel cannot; nothing was started.
 pub fn launch_into(
-    program: &OsString,
+    program: &OsStr,
     args: &[OsString],
     setup: &ChildSetup,
     cgroup_dir: RawFd,
 ) -> io::Result<Option<i32>> {
     let prog = cstring(program)?;
-    let argv_owned = std::iter::once(program.as_os_str())
+    let argv_owned = std::iter::once(program)
         .chain(args.iter().map(OsString::as_os_str))
         .map(cstring)
         .collect::<io::Result<Vec<_>>>()?;

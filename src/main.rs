@@ -32,6 +32,7 @@ mod proctree;
 mod reaper;
 mod report;
 mod runloop;
+mod shfallback;
 mod sig;
 mod signals;
 mod spawn;

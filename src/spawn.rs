@@ -2,21 +2,29 @@
 //! minus `NOTIFY_SOCKET`, the signal mask and SIGCHLD disposition catchd
 //! was started with, and the hold pipe's write end on a high descriptor.
 //!
-//! Owns: building the `Command` and mapping exec errors to 126/127. Must not
-//! wait for the child or touch its signals after the spawn.
+//! Owns: building the `Command`, starting a file the kernel will not
+//! execute again with `/bin/sh` (see `shfallback`), and mapping exec errors
+//! to 126/127. Must not wait for the child or touch its signals after the
+//! spawn.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::error::{Error, Result};
+use crate::shfallback;
 use crate::sys::{self, ChildSetup};
 
 /// Spawn PROGRAM ARGS and return its PID. catchd's own descriptors are all
 /// close-on-exec, so the daemon gets stdio and the hold pipe only.
 pub fn launch(program: &OsString, args: &[OsString], setup: ChildSetup) -> Result<i32> {
+    with_shell_fallback(program, args, |p, a| spawn(p, a, setup))
+        .map_err(|e| exec_error(program, e))
+}
+
+fn spawn(program: &OsStr, args: &[OsString], setup: ChildSetup) -> io::Result<i32> {
     let mut cmd = Command::new(program);
     cmd.args(args).env_remove("NOTIFY_SOCKET");
     // SAFETY: `in_child` makes only async-signal-safe calls (sigprocmask,
@@ -24,11 +32,37 @@ pub fn launch(program: &OsString, args: &[OsString], setup: ChildSetup) -> Resul
     unsafe {
         cmd.pre_exec(move || sys::in_child(&setup));
     }
-    match cmd.spawn() {
-        // The Child handle is dropped without waiting: catchd reaps every
-        // child itself with waitpid(-1), and std never reaps on drop.
-        Ok(child) => Ok(child.id() as i32),
-        Err(e) => Err(exec_error(program, e)),
+    // The Child handle is dropped without waiting: catchd reaps every
+    // child itself with waitpid(-1), and std never reaps on drop.
+    cmd.spawn().map(|child| child.id() as i32)
+}
+
+/// `start(PROGRAM, ARGS)`; if the kernel would not execute PROGRAM
+/// (ENOEXEC: a script with no `#!` line), `start("/bin/sh", FILE ARGS)`
+/// as glibc's `execvp` does itself and musl's does not. The failed child
+/// has been reaped by then. If the shell cannot be started either, the
+/// first error stands.
+fn with_shell_fallback<T>(
+    program: &OsStr,
+    args: &[OsString],
+    mut start: impl FnMut(&OsStr, &[OsString]) -> io::Result<T>,
+) -> io::Result<T> {
+    match start(program, args) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
+            let Some(sh_args) = shfallback::shell_args(program, args) else {
+                return Err(e);
+            };
+            crate::debug!(
+                "{} is not an executable format: running it with {}",
+                program.to_string_lossy(),
+                shfallback::SHELL
+            );
+            start(OsStr::new(shfallback::SHELL), &sh_args).map_err(|sh| {
+                crate::debug!("{} failed too: {sh}", shfallback::SHELL);
+                e
+            })
+        }
+        started => started,
     }
 }
 
@@ -45,7 +79,10 @@ pub fn launch_in(
         cgroup: None,
         ..setup
     };
-    match crate::clone3::launch_into(program, args, &born_in, dir) {
+    let born = with_shell_fallback(program, args, |p, a| {
+        crate::clone3::launch_into(p, a, &born_in, dir)
+    });
+    match born {
         Ok(Some(pid)) => Ok(pid),
         Ok(None) => {
             crate::debug!(

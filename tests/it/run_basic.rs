@@ -113,6 +113,37 @@ fn launcher_failing_without_children_gives_its_status() {
     assert_eq!(code(c.wait_exit()), Some(3), "{}", c.log());
 }
 
+/// A script with no `#!` line (as old daemons are sometimes started by)
+/// runs with `/bin/sh FILE ARGS`, as glibc's `execvp` runs it, whichever
+/// libc catchd was built against: given by its path, and found on PATH.
+fn a_script_without_a_shebang_runs_with_sh() {
+    let dir = TestDir::new("noshebang");
+    let out = dir.file("ran");
+    let script = dir.file("old-start");
+    let body = format!(
+        "printf '%s|' \"$0\" \"$@\" >> '{out}'\necho >> '{out}'\nexit 7\n",
+        out = out.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = script.display().to_string();
+    let mut c = Catchd::start(&dir, &["--", &path, "a b", "-c"]);
+    assert_eq!(code(c.wait_exit()), Some(7), "{}", c.log());
+    let search = format!(
+        "{}:{}",
+        dir.path.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = Catchd::start_with(&dir, &["--", "old-start", "x"], |cmd| {
+        cmd.env("PATH", &search);
+    });
+    assert_eq!(code(c.wait_exit()), Some(7), "{}", c.log());
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        format!("{path}|a b|-c|\n{path}|x|\n")
+    );
+}
+
 /// One clear line on stderr, the expected code, no panic.
 fn bad_input(args: &[&str], expected: i32, needle: &str) {
     let dir = TestDir::new("bad-input");
@@ -313,4 +344,5 @@ crate::both_modes!(
     exit_128_reports_a_killed_daemon_as_137,
     a_program_that_never_forks_is_mirrored_like_tini,
     launcher_failing_without_children_gives_its_status,
+    a_script_without_a_shebang_runs_with_sh,
 );
