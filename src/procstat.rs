@@ -116,6 +116,15 @@ pub fn read_text(path: impl AsRef<std::path::Path>) -> io::Result<String> {
     String::from_utf8(read_bytes(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// A hexadecimal mask (`SigIgn:`, `SigBlk:`...) from the text of
+/// `/proc/PID/status`.
+pub fn status_mask(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+}
+
 /// The PIDs in `/proc/PID/task/TID/children`; empty if it is gone.
 pub fn children(pid: i32, tid: i32, out: &mut Vec<i32>) {
     let Ok(text) = read_bytes(format!("/proc/{pid}/task/{tid}/children")) else {
@@ -140,6 +149,14 @@ mod tests {
         assert_eq!(s.comm, "a) b) (c");
         assert_eq!((s.state, s.ppid, s.flags), ('S', 17, 4194560));
         assert_eq!((s.num_threads, s.starttime), (3, 987654));
+    }
+
+    #[test]
+    fn status_masks_are_hexadecimal() {
+        let text = "Name:\tx\nSigBlk:\t0000000000010000\nSigIgn:\t0000000000001001\n";
+        assert_eq!(status_mask(text, "SigIgn:"), Some(0x1001));
+        assert_eq!(status_mask(text, "SigBlk:"), Some(0x10000));
+        assert_eq!(status_mask(text, "SigCgt:"), None);
     }
 
     #[test]

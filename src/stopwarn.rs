@@ -11,7 +11,6 @@
 use std::time::{Duration, Instant};
 
 use crate::sig::Sig;
-use std::fs;
 
 /// What `pid` does with `sig`, by its masks: `None` if it may act on it.
 pub fn disregard(ignored: u64, blocked: u64, sig: Sig) -> Option<&'static str> {
@@ -88,12 +87,8 @@ struct Masks {
 }
 
 fn masks(pid: i32) -> Option<Masks> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-    };
+    let text = crate::procstat::read_text(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| crate::procstat::status_mask(&text, name);
     Some(Masks {
         ignored: field("SigIgn:")?,
         blocked: field("SigBlk:")?,

@@ -146,15 +146,19 @@ fn is_ignored(sig: i32) -> bool {
 /// catchd itself (blocked, it reaches the signalfd instead of vanishing).
 /// The set is handed back to the daemon by `restore_ignored`.
 pub fn take_ignored() -> KSet {
+    // One read of `SigIgn` rather than a query per signal, where /proc is.
+    let listed = crate::procstat::read_text("/proc/self/status")
+        .ok()
+        .and_then(|t| crate::procstat::status_mask(&t, "SigIgn:"));
     let mut set = 0;
     for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        let ignored = if sig == libc::SIGPIPE {
-            PIPE_IGNORED_AT_START.load(Ordering::Relaxed)
-        } else {
-            is_ignored(sig)
+        let ignored = match listed {
+            _ if sig == libc::SIGPIPE => PIPE_IGNORED_AT_START.load(Ordering::Relaxed),
+            Some(mask) if sig <= 64 => mask & bit(sig) != 0,
+            _ => is_ignored(sig),
         };
         if ignored {
             set |= bit(sig);

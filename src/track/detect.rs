@@ -81,8 +81,9 @@ pub const USUAL_POINTS: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
 
 /// The quick way to the mount (no mountinfo to read): the first of the
 /// usual points that `statfs` says is cgroup2, with its read-only flag.
-/// Its root is not known this way: the caller must check that the
-/// directory it finds holds catchd (`holds_pid`), else ask mountinfo.
+/// Its root is not known this way: unless catchd is in the initial cgroup
+/// namespace, the caller must check that the directory it finds holds
+/// catchd (`holds_pid`), else ask mountinfo.
 pub fn usual_mount() -> Option<Mount> {
     USUAL_POINTS.iter().find_map(|point| {
         let st = nix::sys::statfs::statfs(*point).ok()?;
@@ -91,6 +92,18 @@ pub fn usual_mount() -> Option<Mount> {
             point: PathBuf::from(point),
             read_only: st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
         })
+    })
+}
+
+/// Whether catchd is in the initial cgroup namespace (the kernel gives
+/// it a fixed inode number, `PROC_CGROUP_INIT_INO`). There, a cgroup2
+/// mount at a usual point shows the whole hierarchy, so catchd's own path
+/// leads to its own cgroup without reading that cgroup's process list.
+pub fn in_initial_cgroup_ns() -> bool {
+    const PROC_CGROUP_INIT_INO: u64 = 0xEFFF_FFFB;
+    fs::metadata("/proc/self/ns/cgroup").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.ino() == PROC_CGROUP_INIT_INO
     })
 }
 

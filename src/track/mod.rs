@@ -233,12 +233,16 @@ fn own_cgroup_dir() -> Result<std::path::PathBuf, String> {
     let read = |path: &str| crate::procstat::read_text(path).map_err(|e| format!("{path}: {e}"));
     let own = detect::own_path(&read("/proc/self/cgroup")?)
         .ok_or_else(|| "no cgroup v2 hierarchy (catchd's cgroup has no 0:: line)".to_string())?;
-    // The usual mount point, when the directory it gives lists catchd
-    // itself: a fifth of the cost of reading mountinfo, at every start.
+    // The usual mount point, in the initial cgroup namespace or when the
+    // directory it gives lists catchd itself: a fraction of the cost of
+    // reading mountinfo, at every start.
     if let Some(mount) = detect::usual_mount() {
         if let Ok(dir) = detect::locate(&mount, &own) {
-            let procs = crate::procstat::read_text(dir.join("cgroup.procs"));
-            if procs.is_ok_and(|p| detect::holds_pid(&p, std::process::id())) {
+            let ours = || {
+                let procs = crate::procstat::read_text(dir.join("cgroup.procs"));
+                procs.is_ok_and(|p| detect::holds_pid(&p, std::process::id()))
+            };
+            if detect::in_initial_cgroup_ns() || ours() {
                 return detect::refusal(&mount, &dir).map_or(Ok(dir), Err);
             }
         }
