@@ -204,10 +204,16 @@ impl Loop<'_> {
             reaped.exited.extend(c.take_exits());
         }
         let mut tree = self.scan(reaped.no_children);
+        // Once the daemon is running, an empty tree (catchd childless, the
+        // cgroup empty) leaves no process for the pidfile to name: the last
+        // turn goes without reading it. While it is awaited, its verdict
+        // says why the start failed.
+        let ended = self.tracker.is_empty(reaped.no_children) && !self.state.awaiting_pidfile();
         let mut pidfile = self
             .cfg
             .pidfile
             .as_deref()
+            .filter(|_| !ended)
             .map(|path| self.judge(path, &tree, watch.as_deref_mut()));
         // A process forked after the scan (a successor that wrote the
         // pidfile at once) is not in it: look again before refusing.
@@ -221,7 +227,9 @@ impl Loop<'_> {
         }
         self.tracker.retain(&tree);
         crate::debug!("scan: {} process(es) under catchd", tree.live_count());
-        self.check = pidfile.clone();
+        if pidfile.is_some() {
+            self.check = pidfile.clone();
+        }
         let actions = self.state.step(Turn {
             now: Instant::now(),
             signals,
