@@ -60,22 +60,27 @@ impl Signals {
     pub fn drain(&self, watch_event: impl Fn(u32, i32, i32) -> bool) -> Result<(Vec<Sig>, bool)> {
         let mut out = Vec::new();
         let mut watched = false;
+        let mut batch = Vec::with_capacity(sys_sig::BATCH);
         // Bounded: a neighbour rewriting files in the pidfile's directory
         // as fast as catchd reads must not keep it here; the rest stays
         // queued for the next turn of the loop.
-        for _ in 0..1024 {
-            let Some(info) = sys_sig::read_signal(self.fd()).context("read the signalfd")? else {
+        for _ in 0..1024 / sys_sig::BATCH {
+            sys_sig::read_signals(self.fd(), &mut batch).context("read the signalfd")?;
+            for info in &batch {
+                if info.signo == libc::SIGPIPE && info.pid == self.me {
+                    crate::debug!("SIGPIPE from catchd's own write: not forwarded");
+                    continue;
+                }
+                if watch_event(info.signo as u32, info.code, info.fd) {
+                    watched = true;
+                    continue;
+                }
+                out.push(Sig(info.signo));
+            }
+            // A short batch emptied the queue.
+            if batch.len() < sys_sig::BATCH {
                 break;
-            };
-            if info.signo == libc::SIGPIPE && info.pid == self.me {
-                crate::debug!("SIGPIPE from catchd's own write: not forwarded");
-                continue;
             }
-            if watch_event(info.signo as u32, info.code, info.fd) {
-                watched = true;
-                continue;
-            }
-            out.push(Sig(info.signo));
         }
         Ok((out, watched))
     }

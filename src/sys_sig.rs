@@ -88,34 +88,38 @@ pub struct Info {
     pub fd: i32,
 }
 
-/// Read one `signalfd_siginfo`; `None` when nothing is queued.
-pub fn read_signal(fd: BorrowedFd<'_>) -> io::Result<Option<Info>> {
+/// How many signals one read of the signalfd takes at most.
+pub const BATCH: usize = 16;
+
+/// Read up to `BATCH` queued signals into `out` (cleared first). Fewer
+/// than `BATCH` means the queue is empty now: no further read is needed to
+/// learn it (the kernel hands over as many as fit and are queued).
+pub fn read_signals(fd: BorrowedFd<'_>, out: &mut Vec<Info>) -> io::Result<()> {
+    out.clear();
     // SAFETY: signalfd_siginfo is plain data; zeroed is a valid value.
-    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::signalfd_siginfo>();
     loop {
-        // SAFETY: the buffer is valid and exactly `size` bytes long.
-        let n = unsafe {
-            libc::read(
-                fd.as_raw_fd(),
-                (&mut info as *mut libc::signalfd_siginfo).cast(),
-                size,
-            )
-        };
-        if n == size as isize {
-            return Ok(Some(Info {
+        // SAFETY: the buffer is valid for `BATCH * size` bytes.
+        let n = unsafe { libc::read(fd.as_raw_fd(), infos.as_mut_ptr().cast(), BATCH * size) };
+        if n >= 0 {
+            let n = n as usize;
+            if n % size != 0 {
+                return Err(io::Error::other("short read from the signalfd"));
+            }
+            out.extend(infos[..n / size].iter().map(|info| Info {
                 signo: info.ssi_signo as i32,
                 pid: info.ssi_pid,
                 code: info.ssi_code,
                 fd: info.ssi_fd,
             }));
+            return Ok(());
         }
         let err = io::Error::last_os_error();
         match err.raw_os_error() {
-            Some(libc::EINTR) if n < 0 => continue,
-            Some(libc::EAGAIN) if n < 0 => return Ok(None),
-            _ if n < 0 => return Err(err),
-            _ => return Err(io::Error::other("short read from the signalfd")),
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) => return Ok(()),
+            _ => return Err(err),
         }
     }
 }

@@ -272,14 +272,18 @@ impl State {
         if let Some(tree) = turn.tree {
             self.tree = tree;
         }
-        let reaped: std::collections::HashSet<i32> = turn.reaped.iter().map(|r| r.0).collect();
+        // Sorted, for `binary_search`: usually one PID, thousands in a storm.
+        let mut reaped: Vec<i32> = turn.reaped.iter().map(|r| r.0).collect();
+        reaped.sort_unstable();
         for (pid, exit) in turn.reaped {
             self.on_reaped(pid, exit, turn.now);
         }
         // A turn without a scan keeps the last tree: what was reaped since
         // is not in it any more (its PID may be recycled).
         if !reaped.is_empty() {
-            self.tree.procs.retain(|p| !reaped.contains(&p.pid));
+            self.tree
+                .procs
+                .retain(|p| reaped.binary_search(&p.pid).is_err());
         }
         if scanned {
             self.check_main_alive(turn.now);

@@ -32,6 +32,8 @@ pub struct Tracker {
     /// The reaper whose descendants are the daemon: catchd, or with
     /// `--contain` the namespace's init.
     root: i32,
+    /// catchd's own PID (asked once: `getpid` is a system call per turn).
+    me: i32,
     children_files: bool,
     targets: Targets,
     cgroup: Option<Cgroup>,
@@ -41,6 +43,7 @@ impl Tracker {
     pub fn new(root: i32, children_files: bool, cgroup: Option<Cgroup>) -> Tracker {
         Tracker {
             root,
+            me: std::process::id() as i32,
             children_files,
             targets: Targets::default(),
             cgroup,
@@ -71,7 +74,7 @@ impl Tracker {
                 }
                 tree
             }
-            None if no_children && self.root == std::process::id() as i32 => Tree::default(),
+            None if no_children && self.root == self.me => Tree::default(),
             None => proc::walk(self.root, self.children_files),
         }
     }
@@ -122,7 +125,7 @@ impl Tracker {
         {
             // With --contain the init is a member too, and must live to
             // report the exits: spare it.
-            let spare = (self.root != std::process::id() as i32).then_some(self.root);
+            let spare = (self.root != self.me).then_some(self.root);
             match cg.kill_all(spare) {
                 // Then one by one as well: cgroup.kill skips a process
                 // whose first thread has exited while others run.
@@ -130,7 +133,7 @@ impl Tracker {
                 Err(e) => crate::warn!("unable to kill cgroup {}: {e}", cg.path().display()),
             }
         }
-        let me = std::process::id() as i32;
+        let me = self.me;
         for &(to, s) in sends {
             // catchd's own child, not reaped (the state machine drops what
             // it reaped from its tree): its PID is still its own.
