@@ -1,12 +1,13 @@
 //! Where catchd may put the daemon's cgroup (SPEC §1.6): the cgroup v2
-//! mount from `/proc/self/mountinfo` (pure v2 at /sys/fs/cgroup, or the
-//! hybrid layout's /sys/fs/cgroup/unified), catchd's own cgroup from
-//! `/proc/self/cgroup`, and the checks that keep `auto` from breaking
+//! mount (pure v2 at /sys/fs/cgroup, or the hybrid layout's
+//! /sys/fs/cgroup/unified; found with `statfs`, else from
+//! `/proc/self/mountinfo`), catchd's own cgroup from `/proc/self/cgroup`, and the checks that keep `auto` from breaking
 //! another manager's rules: systemd as PID 1 without delegation, a
 //! read-only mount, no write access, a cgroup namespace whose root is not
 //! what the mount shows.
 //!
-//! Owns: parsing those files (pure functions) and the read-only checks.
+//! Owns: finding catchd's own cgroup directory, parsing those files (pure
+//! functions) and the read-only checks.
 //! Must not create, write or move anything: `cgroup.rs` does.
 
 use std::ffi::CString;
@@ -74,6 +75,39 @@ fn unescape(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// catchd's own cgroup directory, if `auto` may make one below it.
+pub fn own_cgroup_dir() -> Result<PathBuf, String> {
+    let read = |path: &str| crate::procstat::read_text(path).map_err(|e| format!("{path}: {e}"));
+    let own = own_path(&read("/proc/self/cgroup")?)
+        .ok_or_else(|| "no cgroup v2 hierarchy (catchd's cgroup has no 0:: line)".to_string())?;
+    // The usual mount point, in the initial cgroup namespace or when the
+    // directory it gives lists catchd itself: a fraction of the cost of
+    // reading mountinfo, at every start.
+    if let Some(mount) = usual_mount() {
+        if let Ok(dir) = locate(&mount, &own) {
+            let ours = || {
+                let procs = crate::procstat::read_text(dir.join("cgroup.procs"));
+                procs.is_ok_and(|p| holds_pid(&p, std::process::id()))
+            };
+            if in_initial_cgroup_ns() || ours() {
+                return refusal(&mount, &dir).map_or(Ok(dir), Err);
+            }
+        }
+    }
+    let mounts = cgroup2_mounts(&read("/proc/self/mountinfo")?);
+    if mounts.is_empty() {
+        return Err("no cgroup v2 mount".into());
+    }
+    let mut why = String::new();
+    for mount in &mounts {
+        match locate(mount, &own) {
+            Ok(dir) => return refusal(mount, &dir).map_or(Ok(dir), Err),
+            Err(e) => why = e,
+        }
+    }
+    Err(why)
 }
 
 /// The usual cgroup v2 mount points, in the order `cgroup2_mounts` prefers.

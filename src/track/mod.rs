@@ -174,7 +174,7 @@ pub fn setup(cfg: &RunConfig) -> Result<Option<Cgroup>> {
         crate::debug!("--cgroup auto: {why}; tracking with the subreaper alone");
         Ok(None)
     };
-    let parent = match own_cgroup_dir() {
+    let parent = match detect::own_cgroup_dir() {
         Ok(dir) => dir,
         Err(why) => return fallback(why),
     };
@@ -229,39 +229,6 @@ fn sweep(parent: &Path) {
             );
         }
     }
-}
-
-/// catchd's own cgroup directory, if `auto` may make one below it.
-fn own_cgroup_dir() -> Result<std::path::PathBuf, String> {
-    let read = |path: &str| crate::procstat::read_text(path).map_err(|e| format!("{path}: {e}"));
-    let own = detect::own_path(&read("/proc/self/cgroup")?)
-        .ok_or_else(|| "no cgroup v2 hierarchy (catchd's cgroup has no 0:: line)".to_string())?;
-    // The usual mount point, in the initial cgroup namespace or when the
-    // directory it gives lists catchd itself: a fraction of the cost of
-    // reading mountinfo, at every start.
-    if let Some(mount) = detect::usual_mount() {
-        if let Ok(dir) = detect::locate(&mount, &own) {
-            let ours = || {
-                let procs = crate::procstat::read_text(dir.join("cgroup.procs"));
-                procs.is_ok_and(|p| detect::holds_pid(&p, std::process::id()))
-            };
-            if detect::in_initial_cgroup_ns() || ours() {
-                return detect::refusal(&mount, &dir).map_or(Ok(dir), Err);
-            }
-        }
-    }
-    let mounts = detect::cgroup2_mounts(&read("/proc/self/mountinfo")?);
-    if mounts.is_empty() {
-        return Err("no cgroup v2 mount".into());
-    }
-    let mut why = String::new();
-    for mount in &mounts {
-        match detect::locate(mount, &own) {
-            Ok(dir) => return detect::refusal(mount, &dir).map_or(Ok(dir), Err),
-            Err(e) => why = e,
-        }
-    }
-    Err(why)
 }
 
 /// The cgroup's name, and whether it is stable (so that a later catchd
