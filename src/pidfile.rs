@@ -230,7 +230,7 @@ pub fn named(pid: i32) -> Named {
 /// The process `pid` is a thread of, when `pid` is a thread ID other than
 /// a process's first thread (/proc/TID exists, hidden from listings).
 pub fn thread_of(pid: i32) -> Option<i32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = crate::procstat::read_text(format!("/proc/{pid}/status")).ok()?;
     let tgid: i32 = status
         .lines()
         .find_map(|l| l.strip_prefix("Tgid:"))?

@@ -246,21 +246,18 @@ impl PidfileWatch {
                 break;
             }
             for e in &events {
-                if e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
-                    // What was lost is unknown: judge what is there.
-                    self.writing = false;
-                    self.watched = None;
-                    relevant = true;
-                    continue;
-                }
                 let current = self.watched.as_ref().is_some_and(|(_, wd)| *wd == e.wd);
-                if !current {
-                    continue;
-                }
-                if e.mask.intersects(gone) {
+                // An overflow lost what is unknown; a watch that went took
+                // its object with it: either way, judge what is there.
+                if e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW)
+                    || (current && e.mask.intersects(gone))
+                {
                     self.watched = None;
                     self.writing = false;
                     relevant = true;
+                    continue;
+                }
+                if !current {
                     continue;
                 }
                 let at_dir = self.watched.as_ref().is_some_and(|(at, _)| *at == self.dir);

@@ -204,11 +204,12 @@ impl Loop<'_> {
             reaped.exited.extend(c.take_exits());
         }
         let mut tree = self.scan(reaped.no_children);
+        let empty = self.tracker.is_empty(reaped.no_children);
         // Once the daemon is running, an empty tree (catchd childless, the
         // cgroup empty) leaves no process for the pidfile to name: the last
         // turn goes without reading it. While it is awaited, its verdict
         // says why the start failed.
-        let ended = self.tracker.is_empty(reaped.no_children) && !self.state.awaiting_pidfile();
+        let ended = empty && !self.state.awaiting_pidfile();
         let mut pidfile = self
             .cfg
             .pidfile
@@ -234,7 +235,7 @@ impl Loop<'_> {
             now: Instant::now(),
             signals,
             reaped: reaped.exited,
-            no_children: self.tracker.is_empty(reaped.no_children),
+            no_children: empty,
             tree: Some(tree),
             pidfile,
             listening: None,

@@ -203,7 +203,7 @@ pub fn refusal(mount: &Mount, dir: &Path) -> Option<String> {
 }
 
 fn under_systemd() -> bool {
-    fs::read_to_string("/proc/1/comm").is_ok_and(|c| c.trim_end() == "systemd")
+    crate::procstat::read_text("/proc/1/comm").is_ok_and(|c| c.trim_end() == "systemd")
 }
 
 /// systemd marks a delegated cgroup with `trusted.delegate` (and, since
