@@ -33,7 +33,12 @@ fn a_re_forking_daemon_is_stopped_without_a_cgroup_and_nothing_is_left() {
     let doc = || -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap()
     };
-    assert_eq!(doc()["state"], "running", "{}", doc());
+    // The document is written at the end of the turn that logged "ready".
+    assert!(
+        wait_until(LIMIT, || doc()["state"] == "running"),
+        "{}",
+        doc()
+    );
     assert_eq!(doc()["main"]["pid"].as_i64(), Some(i64::from(main)));
 
     c.signal(libc::SIGTERM);
