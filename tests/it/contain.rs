@@ -109,13 +109,17 @@ fn contain_shows_namespace_pids_in_the_status_file() {
         std::fs::read_to_string(&pidfile).unwrap().trim(),
         main_ns.to_string()
     );
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap();
-    assert_eq!(
-        doc["main"]["pid"].as_i64(),
-        Some(i64::from(main_host)),
-        "{doc}"
+    // The document is written at the end of the turn that logged "ready".
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&status).unwrap()).unwrap()
+    };
+    assert!(
+        wait_until(LIMIT, || read()["main"]["pid"].as_i64()
+            == Some(i64::from(main_host))),
+        "{}",
+        read()
     );
+    let doc = read();
     let entry = doc["processes"]
         .as_array()
         .unwrap()
