@@ -62,7 +62,7 @@ pub fn parse(bytes: &[u8]) -> Option<Stat> {
 /// text does not parse); an error if it could not be read (no descriptor
 /// left, say).
 pub fn read(pid: i32) -> io::Result<Option<Stat>> {
-    let mut file = match File::open(format!("/proc/{pid}/stat")) {
+    let mut file = match open(format!("/proc/{pid}/stat")) {
         Ok(f) => f,
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH)) => return Ok(None),
         Err(e) => return Err(e),
@@ -93,7 +93,7 @@ pub fn read(pid: i32) -> io::Result<Option<Stat>> {
 /// `fs::read`: it asks for the size (0 here), then reads 32 bytes at a
 /// time at first, each read a system call.
 pub fn read_bytes(path: impl AsRef<std::path::Path>) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
+    let mut file = open(path)?;
     let mut text = vec![0u8; 4096];
     let mut len = 0;
     loop {
@@ -114,6 +114,19 @@ pub fn read_bytes(path: impl AsRef<std::path::Path>) -> io::Result<Vec<u8>> {
 /// `read_bytes`, as UTF-8 text.
 pub fn read_text(path: impl AsRef<std::path::Path>) -> io::Result<String> {
     String::from_utf8(read_bytes(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Open for reading, close-on-exec, in one system call: musl's `open`
+/// follows an `O_CLOEXEC` open with an `fcntl` for kernels that ignored
+/// the flag (before 2.6.23), one more call for every file the walk reads.
+fn open(path: impl AsRef<std::path::Path>) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(
+        path.as_ref(),
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(File::from(fd))
 }
 
 /// A hexadecimal mask (`SigIgn:`, `SigBlk:`...) from the text of

@@ -9,13 +9,14 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::shfallback;
 use crate::sys::{self, ChildSetup};
+use crate::track::cgroup::Cgroup;
 
 /// Spawn PROGRAM ARGS and return its PID. catchd's own descriptors are all
 /// close-on-exec, so the daemon gets stdio and the hold pipe only.
@@ -66,21 +67,20 @@ fn with_shell_fallback<T>(
     }
 }
 
-/// `launch`, into the cgroup whose directory is `dir`: born in it
-/// (`clone3`), or on kernels before 5.7 moving itself in before exec
-/// (`setup.cgroup`).
+/// `launch`, into the cgroup `cg`: born in it (`clone3`), or on kernels
+/// before 5.7 moving itself in before exec (`setup.cgroup`).
 pub fn launch_in(
     program: &OsString,
     args: &[OsString],
     setup: ChildSetup,
-    dir: RawFd,
+    cg: &Cgroup,
 ) -> Result<i32> {
     let born_in = ChildSetup {
         cgroup: None,
         ..setup
     };
     let born = with_shell_fallback(program, args, |p, a| {
-        crate::clone3::launch_into(p, a, &born_in, dir)
+        crate::clone3::launch_into(p, a, &born_in, cg.dir_fd())
     });
     match born {
         Ok(Some(pid)) => Ok(pid),
@@ -88,7 +88,15 @@ pub fn launch_in(
             crate::debug!(
                 "no clone3(CLONE_INTO_CGROUP): the launcher moves itself into the cgroup"
             );
-            launch(program, args, setup)
+            let procs = cg.open_procs().context("open the daemon's cgroup.procs")?;
+            launch(
+                program,
+                args,
+                ChildSetup {
+                    cgroup: Some(procs.as_raw_fd()),
+                    ..setup
+                },
+            )
         }
         Err(e) => Err(exec_error(program, e)),
     }

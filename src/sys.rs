@@ -223,6 +223,11 @@ pub fn raise_nofile() -> libc::rlimit {
 /// disposition, unblocked, raised. Returns only if the signal did not kill
 /// (a signal whose default is to be ignored).
 pub fn die_by(sig: Sig) {
+    if sig == crate::sig::KILL {
+        // Neither caught, blocked nor dumped: nothing to set up.
+        // SAFETY: plain integers.
+        unsafe { libc::kill(std::process::id() as i32, libc::SIGKILL) };
+    }
     let _ = nix::sys::prctl::set_dumpable(false);
     let no_core = libc::rlimit {
         rlim_cur: 0,

@@ -203,8 +203,7 @@ impl Loop<'_> {
             c.read()?;
             reaped.exited.extend(c.take_exits());
         }
-        let mut tree = self.scan(reaped.no_children);
-        let empty = self.tracker.is_empty(reaped.no_children);
+        let (mut tree, empty) = self.scan(reaped.no_children);
         // Once the daemon is running, an empty tree (catchd childless, the
         // cgroup empty) leaves no process for the pidfile to name: the last
         // turn goes without reading it. While it is awaited, its verdict
@@ -222,7 +221,7 @@ impl Loop<'_> {
             (&pidfile, &self.cfg.pidfile)
         {
             if proctree::is_descendant(*pid, self.root) {
-                tree = self.scan(false);
+                tree = self.scan(false).0;
                 pidfile = Some(self.judge(path, &tree, watch));
             }
         }
@@ -291,15 +290,16 @@ impl Loop<'_> {
         self.reporter.update(&facts, ready);
     }
 
-    /// The daemon's tree; with `--contain`, with namespace-local PIDs.
-    /// `no_children`: this turn's reaping found catchd childless.
-    fn scan(&mut self, no_children: bool) -> Tree {
-        let mut tree = self.tracker.members(self.state.main(), no_children);
+    /// The daemon's tree; with `--contain`, with namespace-local PIDs;
+    /// and whether it is empty. `no_children`: this turn's reaping found
+    /// catchd childless.
+    fn scan(&mut self, no_children: bool) -> (Tree, bool) {
+        let (mut tree, empty) = self.tracker.members(self.state.main(), no_children);
         if let Some(c) = &mut self.contained {
             proctree::fill_nspids(&mut tree);
             c.learn(&tree);
         }
-        tree
+        (tree, empty)
     }
 
     /// Judge the pidfile once its writer is done with it (the watch

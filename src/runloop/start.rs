@@ -49,13 +49,19 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
     let mut watch = cfg.pidfile.as_deref().map(PidfileWatch::new).transpose()?;
     let mut hold = HoldPipe::new()?;
     let hold_fd = hold.place_write(nofile.rlim_cur)?;
+    // The init of a PID namespace enters the cgroup itself; a plain
+    // launcher is born in it.
+    let procs = match &cgroup {
+        Some(cg) if cfg.contain => Some(cg.open_procs().context("open the daemon's cgroup.procs")?),
+        _ => None,
+    };
     let setup = ChildSetup {
         mask: signals.original_mask,
         ignored: signals.ignored,
         nofile,
         hold: (hold.write_raw(), hold_fd),
         report: None,
-        cgroup: cgroup.as_ref().map(track::cgroup::Cgroup::placement_fd),
+        cgroup: procs.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
     };
     let children_files = proctree::have_children_files();
     let me = std::process::id() as i32;
@@ -77,14 +83,15 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
         let (contained, launcher) = Contained::new(c.report, &tree, c.launcher_nspid)?;
         (init, launcher, Some(contained))
     } else {
-        let launched = match cgroup.as_ref().map(track::cgroup::Cgroup::dir_fd) {
-            Some(dir) => spawn::launch_in(&cfg.program, &cfg.args, setup, dir)?,
+        let launched = match &cgroup {
+            Some(cg) => spawn::launch_in(&cfg.program, &cfg.args, setup, cg)?,
             None => spawn::launch(&cfg.program, &cfg.args, setup)?,
         };
         (me, launched, None)
     };
     // Only descendants may hold the write end, or EOF never comes.
     hold.close_write();
+    drop(procs);
     let starttime = proctree::stat(launcher).map_or(0, |p| p.starttime);
     if launcher > 0 {
         crate::info!(

@@ -23,8 +23,6 @@ use nix::sys::stat::Mode;
 pub struct Cgroup {
     dir: PathBuf,
     events: File,
-    /// `cgroup.procs`, open for the launcher to write "0" into before exec.
-    procs: OwnedFd,
     /// `cgroup.stat`, whose `nr_descendants` says whether the daemon made
     /// cgroups below this one (then they are listed too).
     stat: Option<File>,
@@ -79,12 +77,10 @@ impl Cgroup {
                 Err(e) if gone(&e) => continue,
                 other => File::from(other?),
             };
-            let procs = at("cgroup.procs", OFlag::O_WRONLY)?;
             let stat = at("cgroup.stat", OFlag::O_RDONLY).ok().map(File::from);
             return Ok(Ok(Cgroup {
                 dir,
                 events,
-                procs,
                 stat,
                 lock,
             }));
@@ -101,9 +97,16 @@ impl Cgroup {
         self.lock.as_raw_fd()
     }
 
-    /// The descriptor the launcher writes "0" into to enter the cgroup.
-    pub fn placement_fd(&self) -> RawFd {
-        self.procs.as_raw_fd()
+    /// `cgroup.procs`, for a launcher to write "0" into before exec to
+    /// enter the cgroup: only where it cannot be born in it (`--contain`,
+    /// kernels before 5.7), so opened only then.
+    pub fn open_procs(&self) -> io::Result<OwnedFd> {
+        Ok(openat(
+            self.lock.as_fd(),
+            "cgroup.procs",
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?)
     }
 
     /// `cgroup.events`: poll it for POLLPRI (not POLLIN, which is always
@@ -245,12 +248,13 @@ impl Drop for Cgroup {
     /// still populated (catchd failing mid-stop) stays, for the next
     /// catchd of the same name to clean up.
     fn drop(&mut self) {
-        if self.populated() {
-            return;
-        }
+        // Removed first, asked after: on the way out, one system call.
         for _ in 0..20 {
             match remove(&self.dir, 0) {
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    if self.populated() {
+                        return;
+                    }
                     // The last exit is still being accounted: a moment.
                     std::thread::sleep(Duration::from_millis(1));
                 }

@@ -50,20 +50,24 @@ impl Tracker {
         }
     }
 
-    /// Who is in the tree. With a cgroup: its members (never zombies, so
-    /// a storm of exited processes waiting to be reaped costs nothing
-    /// here), each with its parentage from /proc, plus `main` should it
-    /// have left the cgroup; the walk when the cgroup is empty, to find
-    /// anything that left it. Without: the walk. `no_children` (`waitpid`
-    /// said ECHILD): catchd, the reaper, has no child, so it has no
-    /// descendant either and the walk has nothing to find.
-    pub fn members(&self, main: Option<Ident>, no_children: bool) -> Tree {
+    /// Who is in the tree, and whether it is empty (`no_children`:
+    /// `waitpid` said ECHILD, and the cgroup, if any, is unpopulated).
+    /// With a cgroup: its members (never zombies, so a storm of exited
+    /// processes waiting to be reaped costs nothing here), each with its
+    /// parentage from /proc, plus `main` should it have left the cgroup;
+    /// the walk when the cgroup is empty, to find anything that left it.
+    /// Without: the walk. Catchd, the reaper, without a child has no
+    /// descendant either, and the walk has nothing to find.
+    pub fn members(&self, main: Option<Ident>, no_children: bool) -> (Tree, bool) {
+        // One reading of `populated` per look.
+        let populated = self.cgroup.as_ref().map(Cgroup::populated);
+        let empty = no_children && populated != Some(true);
         let listed = self
             .cgroup
             .as_ref()
-            .filter(|cg| cg.populated())
+            .filter(|_| populated == Some(true))
             .and_then(Cgroup::pids);
-        match listed {
+        let tree = match listed {
             Some(pids) => {
                 let mut tree = Tree::default();
                 proc::add_missing(&mut tree, pids.into_iter(), self.root);
@@ -76,12 +80,8 @@ impl Tracker {
             }
             None if no_children && self.root == self.me => Tree::default(),
             None => proc::walk(self.root, self.children_files),
-        }
-    }
-
-    /// Whether the tree is empty, given that `waitpid` found no children.
-    pub fn is_empty(&self, no_children: bool) -> bool {
-        no_children && !self.cgroup.as_ref().is_some_and(Cgroup::populated)
+        };
+        (tree, empty)
     }
 
     /// What the loop polls: a pidfd that becomes readable when the main
