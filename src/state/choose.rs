@@ -27,7 +27,7 @@ impl State {
         } else if is_launcher {
             self.launcher_ended(exit, now);
         } else {
-            self.log(Level::Debug, format!("reaped PID {pid}: {exit}"));
+            self.debug(|| format!("reaped PID {pid}: {exit}"));
         }
     }
 

@@ -309,6 +309,14 @@ impl State {
         self.out.push(Action::Log(level, msg));
     }
 
+    /// A debug line, formatted only when debug lines are written: some
+    /// come once per forwarded signal or reaped orphan.
+    pub(super) fn debug(&mut self, msg: impl FnOnce() -> String) {
+        if crate::log::enabled(Level::Debug) {
+            self.log(Level::Debug, msg());
+        }
+    }
+
     pub(super) fn comm(&self, pid: i32) -> String {
         self.tree
             .get(pid)

@@ -48,7 +48,7 @@ impl State {
 
     pub(super) fn on_signal(&mut self, received: Sig, now: Instant) {
         if !received.is_forwardable() {
-            self.log(Level::Debug, format!("{received} not forwarded"));
+            self.debug(|| format!("{received} not forwarded"));
             return;
         }
         let sig = self.mapped(received);
@@ -62,16 +62,11 @@ impl State {
         }
         let launcher_alive = self.launcher_exit.is_none();
         if let Some(main) = self.main {
-            self.log(
-                Level::Debug,
-                format!("forwarding {sig} to main process PID {}", main.pid),
-            );
+            self.debug(|| format!("forwarding {sig} to main process PID {}", main.pid));
             self.out.push(Action::Send { to: main, sig });
         } else if launcher_alive {
-            self.log(
-                Level::Debug,
-                format!("forwarding {sig} to the launcher PID {}", self.launcher.pid),
-            );
+            let pid = self.launcher.pid;
+            self.debug(|| format!("forwarding {sig} to the launcher PID {pid}"));
             self.out.push(Action::Send {
                 to: self.launcher,
                 sig,
@@ -80,7 +75,7 @@ impl State {
             self.log(Level::Info, format!("no main process yet: {sig} queued"));
             self.queued.push(sig);
         } else {
-            self.log(Level::Debug, format!("no main process: {sig} dropped"));
+            self.debug(|| format!("no main process: {sig} dropped"));
         }
     }
 
@@ -166,10 +161,8 @@ impl State {
                 ),
             );
         } else if !targets.is_empty() {
-            self.log(
-                Level::Debug,
-                format!("sending {sig} to {} remaining process(es)", targets.len()),
-            );
+            let n = targets.len();
+            self.debug(|| format!("sending {sig} to {n} remaining process(es)"));
         }
         for to in targets {
             self.out.push(Action::Send { to, sig });
