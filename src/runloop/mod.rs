@@ -265,6 +265,10 @@ impl Loop<'_> {
         }
         self.tracker.deliver(&sends, self.state.tree());
         self.report(ready);
+        if ready {
+            // Housekeeping, once the daemon is up: off the start's path.
+            self.tracker.sweep_leftovers();
+        }
         if finish.is_some() {
             self.reporter.finish();
         }

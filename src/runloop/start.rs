@@ -105,10 +105,6 @@ pub fn run(cfg: RunConfig) -> Result<Outcome> {
             -launcher
         );
     }
-    // While the daemon starts, not before: nothing here waits for it.
-    if let Some(cg) = &cgroup {
-        track::sweep_beside(cg);
-    }
     let settings = Settings {
         pidfile: cfg.pidfile.clone(),
         start_timeout: cfg.start_timeout,

@@ -325,6 +325,55 @@ fn a_cgroup_namespace_whose_root_the_mount_does_not_show_falls_back_or_refuses()
 }
 
 #[test]
+fn empty_cgroups_left_beside_are_swept_once_the_daemon_is_ready() {
+    if !cgroup::allowed("--cgroup on") {
+        return;
+    }
+    // catchd in a parent cgroup of its own (not named catchd-*, so that no
+    // other test's catchd sweeps it), with an empty, unlocked catchd-*
+    // cgroup beside the daemon's: what a SIGKILLed catchd leaves.
+    let parent = cgroup::dir(&format!(
+        "{}/it-sweep-{}",
+        own_cgroup().trim_end_matches('/'),
+        std::process::id()
+    ));
+    std::fs::create_dir(&parent).unwrap();
+    let left = parent.join("catchd-left-by-a-sigkilled-catchd");
+    std::fs::create_dir(&left).unwrap();
+    let dir = TestDir::new("cg-sweep");
+    let f = forker();
+    let pidfile = dir.file("d.pid").display().to_string();
+    let enter = r#"echo $$ > "$0/cgroup.procs" && exec "$@""#;
+    let root = parent.display().to_string();
+    let report = dir.report().path.clone();
+    let mut c = Catchd::start_with(&dir, &[], |cmd| {
+        *cmd = Command::new("sh");
+        cmd.args(["-c", enter, &root, catchd_bin(), "-v", "--cgroup", "on"])
+            .args(daemon_args(&pidfile, &f))
+            .env("CATCHD_TD_REPORT", &report)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+    });
+    c.wait_log("ready: main process PID");
+    c.wait_log(&format!("removed the empty cgroup {}", left.display()));
+    let log = c.log();
+    let at = |what: &str| log.find(what).unwrap();
+    assert!(
+        at("ready: main process PID") < at("removed the empty cgroup"),
+        "swept before the daemon was ready:\n{log}"
+    );
+    assert!(!left.exists());
+    c.signal(libc::SIGTERM);
+    assert_eq!(code(c.wait_exit()), Some(0), "{}", c.log());
+    assert!(
+        wait_until(LIMIT, || std::fs::remove_dir(&parent).is_ok()),
+        "{} left behind",
+        parent.display()
+    );
+}
+
+#[test]
 fn a_second_catchd_for_the_same_name_is_refused_and_touches_nothing() {
     if !cgroup::allowed("--cgroup on") {
         return;
