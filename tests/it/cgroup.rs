@@ -338,6 +338,9 @@ fn empty_cgroups_left_beside_are_swept_once_the_daemon_is_ready() {
         std::process::id()
     ));
     std::fs::create_dir(&parent).unwrap();
+    // Removed whatever happens (dropped after catchd, which its own drop
+    // stops): an empty cgroup of the test's own must not outlive it.
+    let _gone = RemoveCgroup(parent.clone());
     let left = parent.join("catchd-left-by-a-sigkilled-catchd");
     std::fs::create_dir(&left).unwrap();
     let dir = TestDir::new("cg-sweep");
@@ -371,6 +374,22 @@ fn empty_cgroups_left_beside_are_swept_once_the_daemon_is_ready() {
         "{} left behind",
         parent.display()
     );
+}
+
+/// An empty cgroup of the test's own, and the empty ones below it,
+/// removed when dropped.
+struct RemoveCgroup(std::path::PathBuf);
+
+impl Drop for RemoveCgroup {
+    fn drop(&mut self) {
+        let d = &self.0;
+        for sub in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if sub.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = std::fs::remove_dir(sub.path());
+            }
+        }
+        wait_until(LIMIT, || std::fs::remove_dir(d).is_ok() || !d.exists());
+    }
 }
 
 #[test]
