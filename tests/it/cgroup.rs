@@ -309,18 +309,12 @@ fn a_cgroup_namespace_whose_root_the_mount_does_not_show_falls_back_or_refuses()
     // catchd in a cgroup namespace rooted at a cgroup of its own, with
     // the host's mount: /proc/self/cgroup says "/", the mount's root is
     // above the namespace's.
-    // Not named catchd-*: another test's catchd sweeps empty cgroups of
-    // that name (the leftovers of SIGKILLed catchds) from its parent.
-    let ns_root = cgroup::dir(&format!(
-        "{}/it-ns-{}",
-        own_cgroup().trim_end_matches('/'),
-        std::process::id()
-    ));
-    let _ = std::fs::create_dir(&ns_root);
+    let ns = private_cgroup("it-ns");
+    let ns_root = &ns.0;
     let enter = r#"echo $$ > "$0/cgroup.procs" && exec unshare -C "$@""#;
     let root = ns_root.display().to_string();
     check_fallback_in(&["sh", "-c", enter, &root], "does not match", "/");
-    assert!(wait_until(LIMIT, || std::fs::remove_dir(&ns_root).is_ok()
+    assert!(wait_until(LIMIT, || std::fs::remove_dir(ns_root).is_ok()
         || !ns_root.exists()));
 }
 
@@ -329,18 +323,11 @@ fn empty_cgroups_left_beside_are_swept_once_the_daemon_is_ready() {
     if !cgroup::allowed("--cgroup on") {
         return;
     }
-    // catchd in a parent cgroup of its own (not named catchd-*, so that no
-    // other test's catchd sweeps it), with an empty, unlocked catchd-*
-    // cgroup beside the daemon's: what a SIGKILLed catchd leaves.
-    let parent = cgroup::dir(&format!(
-        "{}/it-sweep-{}",
-        own_cgroup().trim_end_matches('/'),
-        std::process::id()
-    ));
-    std::fs::create_dir(&parent).unwrap();
-    // Removed whatever happens (dropped after catchd, which its own drop
-    // stops): an empty cgroup of the test's own must not outlive it.
-    let _gone = RemoveCgroup(parent.clone());
+    // catchd in a parent cgroup of its own, with an empty, unlocked
+    // catchd-* cgroup beside the daemon's: what a SIGKILLed catchd leaves.
+    // (The guard is dropped after catchd, whose own drop stops it.)
+    let guard = private_cgroup("it-sweep");
+    let parent = guard.0.clone();
     let left = parent.join("catchd-left-by-a-sigkilled-catchd");
     std::fs::create_dir(&left).unwrap();
     let dir = TestDir::new("cg-sweep");
@@ -376,8 +363,21 @@ fn empty_cgroups_left_beside_are_swept_once_the_daemon_is_ready() {
     );
 }
 
-/// An empty cgroup of the test's own, and the empty ones below it,
-/// removed when dropped.
+/// A cgroup of the test's own below the harness's, made now and removed
+/// (with the empty ones below it) when the guard drops, even after a
+/// failed assertion. Not named catchd-*: another test's catchd sweeps
+/// empty cgroups of that name (the leftovers of SIGKILLed catchds) from
+/// its parent.
+fn private_cgroup(prefix: &str) -> RemoveCgroup {
+    let dir = cgroup::dir(&format!(
+        "{}/{prefix}-{}",
+        own_cgroup().trim_end_matches('/'),
+        std::process::id()
+    ));
+    std::fs::create_dir(&dir).unwrap();
+    RemoveCgroup(dir)
+}
+
 struct RemoveCgroup(std::path::PathBuf);
 
 impl Drop for RemoveCgroup {
