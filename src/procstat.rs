@@ -1,11 +1,11 @@
 //! Cheap reads of /proc for the tree walk (SPEC §1.1.3): `/proc/PID/stat`
 //! with one open, one read and one close into a stack buffer, and a
-//! `children` file (or any small /proc or cgroupfs file) read whole. The walk makes these calls for every
-//! process of the tree on every scan, so their count is catchd's cost
-//! when it stops thousands of processes.
+//! `children` file (or any small /proc or cgroupfs file) read whole. The
+//! walk makes these calls for every process of the tree on every scan, so
+//! their count is catchd's cost when it stops thousands of processes.
 //!
-//! Owns: reading these files and parsing the first two. Must not walk, decide or
-//! signal (`proctree` walks).
+//! Owns: reading these files and parsing the first two. Must not walk,
+//! decide or signal (`proctree` walks).
 
 use std::fs::File;
 use std::io::{self, Read};

@@ -107,22 +107,12 @@ fn systemd_unit_passes_systemd_analyze_verify() {
 /// (INT) stops it and catchd exits as the daemon did.
 #[test]
 fn quick_start_demo_daemon_reloads_on_hup_and_stops_on_ctrl_c() {
-    use std::os::unix::process::CommandExt;
     let dir = TestDir::new("quick-start");
     let pidfile = dir.file("demo-legacyd.pid");
     let p = pidfile.display().to_string();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-daemons/demo-legacyd.sh");
     let script = script.display().to_string();
-    let mut c = Catchd::start_with(&dir, &["--pidfile", &p, "--", &script, &p], |cmd| {
-        // As from an interactive terminal: INT at its default.
-        // SAFETY: signal(2) only, between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                Ok(())
-            });
-        }
-    });
+    let mut c = Catchd::start_with(&dir, &["--pidfile", &p, "--", &script, &p], int_at_default);
     c.wait_log("ready: main process PID");
     c.signal(libc::SIGHUP);
     c.wait_log("demo-legacyd: reloading");

@@ -130,7 +130,6 @@ fn every_readme_command_is_run_somewhere() {
 /// `cargo run --` and a private PID file; Ctrl-C (INT) ends it with 0.
 #[test]
 fn quick_start_command_holds_the_demo_until_ctrl_c() {
-    use std::os::unix::process::CommandExt;
     let cmd = readme_commands()
         .into_iter()
         .find(|c| c.starts_with("cargo run -- "))
@@ -152,16 +151,7 @@ fn quick_start_command_holds_the_demo_until_ctrl_c() {
         })
         .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut c = Catchd::start_with(&dir, &args, |cmd| {
-        // SAFETY: signal(2) only, between fork and exec: INT at its
-        // default, as from an interactive terminal.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                Ok(())
-            });
-        }
-    });
+    let mut c = Catchd::start_with(&dir, &args, int_at_default);
     c.wait_log("ready: main process PID");
     c.signal(libc::SIGHUP);
     c.wait_log("demo-legacyd: reloading");

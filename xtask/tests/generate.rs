@@ -10,18 +10,25 @@ mod cli;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Runs `xtask WHAT DIR` into a directory of the calling test's own.
-fn generate(what: &str, test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("catchd-xtask-{what}-{test}-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args([what, dir.to_str().unwrap()])
-        .output()
-        .unwrap();
+/// `out`, after checking that its command succeeded (its stderr if not).
+fn succeeded(out: std::process::Output) -> std::process::Output {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `xtask WHAT DIR` into a directory of the calling test's own.
+fn generate(what: &str, test: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("catchd-xtask-{what}-{test}-{}", std::process::id()));
+    succeeded(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args([what, dir.to_str().unwrap()])
+            .output()
+            .unwrap(),
     );
     dir
 }
@@ -123,15 +130,12 @@ fn bash_offers(script: &std::path::Path, cwd: &std::path::Path, words: &[&str]) 
         words[words.len() - 1],
         words[words.len() - 2],
     );
-    let out = Command::new("bash")
-        .args(["-c", &line])
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        Command::new("bash")
+            .args(["-c", &line])
+            .current_dir(cwd)
+            .output()
+            .unwrap(),
     );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let mut lines = text.lines();

@@ -454,6 +454,20 @@ impl Drop for Catchd {
 }
 
 /// Exit code or terminating signal, for assertions.
+/// Start `cmd` with SIGINT at its default, as from an interactive
+/// terminal (a background job of a non-interactive shell inherits it
+/// ignored, and catchd passes that on to the daemon).
+pub fn int_at_default(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+}
+
 pub fn code(st: ExitStatus) -> Option<i32> {
     st.code()
 }
